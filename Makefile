@@ -1,0 +1,20 @@
+# The two commands a newcomer needs are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+.PHONY: test lint demo fmt
+
+# The whole suite: unit tests, golden files, and integration tests against a throwaway
+# PostgreSQL + PgBouncer + moto that infra/test-env.sh starts and always stops.
+test:
+	infra/test-env.sh cargo test --workspace
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	"$$(infra/python-tools.sh)/cfn-lint" template.yaml
+
+fmt:
+	cargo fmt --all
+
+# The most complete local run: see infra/demo.sh.
+demo:
+	infra/demo.sh

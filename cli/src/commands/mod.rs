@@ -1,0 +1,2 @@
+pub mod indicators;
+pub mod run;

@@ -1,0 +1,111 @@
+//! `tft migrate`, `tft run <function>` and `tft backfill`: the Lambda handlers, locally.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use shared::adapters::{db, eventbridge::EventPublisher, yahoo::YahooClient};
+use shared::config::{Config, DatabaseConfig, ProcessEnv};
+use shared::core::calendar::new_york_date;
+use shared::jobs::scheduled::DailyRun;
+use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices};
+
+#[derive(Subcommand)]
+pub enum Function {
+    /// The scrape-prices handler for one trading day.
+    ScrapePrices {
+        /// Trading day (YYYY-MM-DD); default: today in New York.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Comma-separated tickers; default: TFT_WATCHLIST (plus trending).
+        #[arg(long, value_delimiter = ',')]
+        tickers: Option<Vec<String>>,
+        /// An event JSON file to hand to the handler instead (as Lambda would).
+        #[arg(long, conflicts_with_all = ["date", "tickers"])]
+        event: Option<std::path::PathBuf>,
+    },
+}
+
+pub async fn migrate() -> anyhow::Result<()> {
+    let database = DatabaseConfig::from_env(&ProcessEnv)?;
+    let applied = db::migrate(&database.url).await?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        for name in applied {
+            println!("applied {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn scrape_prices_job(config: &Config) -> anyhow::Result<ScrapePrices> {
+    let pool = db::connect_pool(&config.database.url, config.database.max_connections)?;
+    let events = match &config.event_bus_name {
+        Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
+        None => None,
+    };
+    Ok(ScrapePrices::new(pool, YahooClient::new(config.yahoo.clone())?, config.prices.clone()).with_events(events))
+}
+
+fn today_in_new_york() -> NaiveDate {
+    new_york_date(chrono::Utc::now())
+}
+
+pub async fn run(function: Function) -> anyhow::Result<()> {
+    let config = Config::from_process_env()?;
+    match function {
+        Function::ScrapePrices { date, tickers, event } => {
+            let run = match event {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    let value: serde_json::Value = serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not JSON", path.display()))?;
+                    DailyRun::from_event(&value)?
+                }
+                None => DailyRun {
+                    trading_date: date.unwrap_or_else(today_in_new_york),
+                    tickers,
+                },
+            };
+            let job = scrape_prices_job(&config).await?;
+            let summary = job.handle(&run, FetchWindow::Incremental).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+    }
+    Ok(())
+}
+
+pub async fn backfill(years: u32, tickers: Option<Vec<String>>, date: Option<NaiveDate>) -> anyhow::Result<()> {
+    let config = Config::from_process_env()?;
+    let mut job = scrape_prices_job(&config).await?;
+    let run = DailyRun {
+        trading_date: date.unwrap_or_else(today_in_new_york),
+        tickers,
+    };
+    let (universe, _) = job.universe(&run).await;
+    anyhow::ensure!(
+        !universe.is_empty(),
+        "no tickers: pass --tickers or set TFT_WATCHLIST"
+    );
+    let bar = ProgressBar::new(universe.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} backfill [{bar:40}] {pos}/{len} {msg} ({eta})")
+            .expect("valid progress template")
+            .progress_chars("=> "),
+    );
+    let progress_bar = bar.clone();
+    job.progress = Some(Arc::new(move |ticker: &str| {
+        progress_bar.set_message(ticker.to_string());
+        progress_bar.inc(1);
+    }));
+    let days = years.saturating_mul(366);
+    let result = job.handle(&run, FetchWindow::Backfill { days }).await;
+    bar.finish_and_clear();
+    let summary = result?;
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}

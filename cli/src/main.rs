@@ -1,0 +1,76 @@
+//! `tft`: TFT Trader on the command line. Runs every Lambda handler locally against the
+//! database in `DATABASE_URL`, applies migrations, backfills history, and exposes the
+//! pure core (indicators) on CSV files.
+
+mod commands;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tft", version, about = "TFT Trader: swing-trading signals from Reddit sentiment and daily prices")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the SQL migrations in migrations/ to DATABASE_URL (use the direct, not pooled, URL).
+    Migrate,
+    /// Run one Lambda handler locally, with the same code path as in AWS.
+    Run {
+        #[command(subcommand)]
+        function: commands::run::Function,
+    },
+    /// Fetch N years of daily history for the universe (or --tickers), with a progress bar.
+    Backfill {
+        #[arg(long, default_value_t = 3)]
+        years: u32,
+        /// Comma-separated tickers; default: TFT_WATCHLIST.
+        #[arg(long, value_delimiter = ',')]
+        tickers: Option<Vec<String>>,
+        /// Last trading day to fetch (YYYY-MM-DD); default: today in New York.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// Compute indicators for one CSV (Date,Open,High,Low,Close,Adj Close,Volume) to stdout.
+    Indicators {
+        #[arg(long)]
+        csv: PathBuf,
+    },
+    /// Time the indicator computation over a directory of CSVs (used by tools/bench).
+    #[command(hide = true)]
+    BenchIndicators {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    shared::telemetry::init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Migrate => commands::run::migrate().await,
+        Command::Run { function } => commands::run::run(function).await,
+        Command::Backfill {
+            years,
+            tickers,
+            date,
+        } => commands::run::backfill(years, tickers, date).await,
+        Command::Indicators { csv } => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            commands::indicators::run(&csv, &mut out)
+                .with_context(|| format!("computing indicators for {}", csv.display()))
+        }
+        Command::BenchIndicators { dir } => {
+            let result = commands::indicators::bench(&dir)?;
+            println!("{result}");
+            Ok(())
+        }
+    }
+}

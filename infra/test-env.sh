@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Runs a command with throwaway test services, and always stops them afterwards:
+#   - PostgreSQL: a fresh cluster (initdb + pg_ctl) in a temp dir on a free port,
+#     unless DATABASE_URL is already set;
+#   - PgBouncer in transaction mode in front of it (how Neon's -pooler URL behaves);
+#   - moto server, the local AWS stand-in (EventBridge, later S3 and SES).
+# Exports DATABASE_URL, PGBOUNCER_URL, AWS_ENDPOINT_URL and dummy AWS credentials.
+#
+#   infra/test-env.sh cargo test --workspace
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/tft-test-env.XXXXXX")"
+pids=()
+pgdata=""
+runas=()
+
+log() { echo "test-env: $*" >&2; }
+
+cleanup() {
+  local status=$?
+  set +e
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  if [ -n "$pgdata" ] && [ -f "$pgdata/postmaster.pid" ]; then
+    "${runas[@]}" "$pg_bin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1
+  fi
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() { # port, name
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  log "$2 did not start on port $1"; return 1
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    log "$1 is not installed and this is not root: install it ($2) or set DATABASE_URL"
+    exit 1
+  fi
+  log "installing $2 with apt-get"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $2 >/dev/null
+}
+
+find_pg_bin() {
+  local initdb
+  initdb="$(command -v initdb || true)"
+  [ -z "$initdb" ] && initdb="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n1 || true)"
+  [ -n "$initdb" ] && dirname "$(readlink -f "$initdb")"
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+if [ -z "${DATABASE_URL:-}" ]; then
+  pg_bin="$(find_pg_bin || true)"
+  if [ -z "$pg_bin" ]; then apt_install PostgreSQL postgresql; pg_bin="$(find_pg_bin)"; fi
+  if [ "$(id -u)" = 0 ]; then
+    # initdb and postgres refuse to run as root: use the postgres system user.
+    id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+    chown postgres "$work"
+    runas=(runuser -u postgres --)
+  fi
+  pgdata="$work/pgdata"
+  pg_port="$(free_port)"
+  "${runas[@]}" "$pg_bin/initdb" -D "$pgdata" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 \
+    || { cat "$work/initdb.log" >&2; exit 1; }
+  "${runas[@]}" "$pg_bin/pg_ctl" -D "$pgdata" -l "$work/postgres.log" -w -t 30 \
+    -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null || { cat "$work/postgres.log" >&2; exit 1; }
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
+  log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port"
+
+  # --- PgBouncer (transaction mode), only in front of our own cluster --------
+  if ! command -v pgbouncer >/dev/null 2>&1; then apt_install PgBouncer pgbouncer; fi
+  bouncer_port="$(free_port)"
+  cat >"$work/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/userlist.txt
+pool_mode = transaction
+max_client_conn = 200
+default_pool_size = 4
+ignore_startup_parameters = extra_float_digits,options
+logfile = $work/pgbouncer.log
+INI
+  echo '"postgres" ""' >"$work/userlist.txt"
+  bouncer_cmd=(pgbouncer "$work/pgbouncer.ini")
+  [ "$(id -u)" = 0 ] && bouncer_cmd=(runuser -u postgres -- pgbouncer "$work/pgbouncer.ini")
+  "${bouncer_cmd[@]}" >/dev/null 2>&1 &
+  pids+=($!)
+  wait_for_port "$bouncer_port" PgBouncer
+  export PGBOUNCER_URL="postgres://postgres@127.0.0.1:$bouncer_port/postgres?sslmode=disable"
+  log "PgBouncer $(pgbouncer --version | head -n1 | awk '{print $NF}') (transaction mode) on port $bouncer_port"
+else
+  log "using DATABASE_URL from the environment; no PgBouncer started"
+fi
+
+# --- moto server (local AWS) --------------------------------------------------
+tools_bin="$("$here/python-tools.sh")"
+moto_port="$(free_port)"
+"$tools_bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+wait_for_port "$moto_port" "moto server"
+export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+log "moto server on port $moto_port"
+
+set +e
+"$@"
+status=$?
+set -e
+if [ $status -ne 0 ] && [ -n "$pgdata" ]; then
+  log "command failed ($status); last PostgreSQL log lines:"; tail -n 20 "$work/postgres.log" >&2
+fi
+exit $status

@@ -1,0 +1,166 @@
+//! `stock_prices`: reads of stored history and the bulk upsert.
+//!
+//! Writes go through one `INSERT ... SELECT FROM UNNEST(arrays) ON CONFLICT` statement
+//! per chunk, never row by row. A conflicting row is updated only when one of its values
+//! differs (`IS DISTINCT FROM`), so re-running a day leaves every row, including
+//! `fetched_at` and the tuple itself, untouched.
+
+use chrono::NaiveDate;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::GenericClient;
+
+use super::db::{DbError, QueryContext};
+use crate::core::indicators::IndicatorRow;
+use crate::core::DailyBar;
+
+/// One `stock_prices` row: a bar and the indicators computed up to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriceRow {
+    pub ticker: String,
+    pub bar: DailyBar,
+    pub indicators: IndicatorRow,
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+impl UpsertCounts {
+    pub fn written(&self) -> u64 {
+        self.inserted + self.updated
+    }
+}
+
+/// Rows per statement: large enough to amortise the round trip, small enough that a
+/// full-history rewrite of one ticker stays one or two statements.
+const CHUNK_ROWS: usize = 5_000;
+
+/// The newest stored trading day of `ticker`.
+#[tracing::instrument(skip(client))]
+pub async fn last_stored_date(
+    client: &impl GenericClient,
+    ticker: &str,
+) -> Result<Option<NaiveDate>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT max(date) FROM stock_prices WHERE ticker = $1",
+            &[(&ticker, Type::VARCHAR)],
+        )
+        .await
+        .context("read the last stored date")?;
+    Ok(rows.first().and_then(|r| r.get(0)))
+}
+
+/// Every stored bar of `ticker`, oldest first.
+#[tracing::instrument(skip(client))]
+pub async fn load_bars(client: &impl GenericClient, ticker: &str) -> Result<Vec<DailyBar>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT date, open, high, low, close, adjusted_close, volume \
+             FROM stock_prices WHERE ticker = $1 ORDER BY date",
+            &[(&ticker, Type::VARCHAR)],
+        )
+        .await
+        .context("load stored bars")?;
+    Ok(rows
+        .iter()
+        .map(|r| DailyBar {
+            date: r.get(0),
+            open: r.get(1),
+            high: r.get(2),
+            low: r.get(3),
+            close: r.get(4),
+            adjusted_close: r.get(5),
+            volume: r.get(6),
+        })
+        .collect())
+}
+
+const UPSERT_SQL: &str = "\
+INSERT INTO stock_prices AS p (ticker, date, open, high, low, close, adjusted_close, volume,
+    rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_50, sma_200, volume_ratio)
+SELECT * FROM UNNEST($1::varchar[], $2::date[], $3::float8[], $4::float8[], $5::float8[],
+    $6::float8[], $7::float8[], $8::int8[], $9::float8[], $10::float8[], $11::float8[],
+    $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[],
+    $18::float8[])
+ON CONFLICT (ticker, date) DO UPDATE SET
+    open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+    adjusted_close = EXCLUDED.adjusted_close, volume = EXCLUDED.volume,
+    rsi = EXCLUDED.rsi, macd = EXCLUDED.macd, macd_signal = EXCLUDED.macd_signal,
+    macd_hist = EXCLUDED.macd_hist, bb_upper = EXCLUDED.bb_upper,
+    bb_middle = EXCLUDED.bb_middle, bb_lower = EXCLUDED.bb_lower, sma_50 = EXCLUDED.sma_50,
+    sma_200 = EXCLUDED.sma_200, volume_ratio = EXCLUDED.volume_ratio, fetched_at = now()
+WHERE (p.open, p.high, p.low, p.close, p.adjusted_close, p.volume, p.rsi, p.macd,
+       p.macd_signal, p.macd_hist, p.bb_upper, p.bb_middle, p.bb_lower, p.sma_50, p.sma_200,
+       p.volume_ratio)
+   IS DISTINCT FROM
+      (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.adjusted_close,
+       EXCLUDED.volume, EXCLUDED.rsi, EXCLUDED.macd, EXCLUDED.macd_signal, EXCLUDED.macd_hist,
+       EXCLUDED.bb_upper, EXCLUDED.bb_middle, EXCLUDED.bb_lower, EXCLUDED.sma_50,
+       EXCLUDED.sma_200, EXCLUDED.volume_ratio)
+RETURNING (xmax = 0) AS inserted";
+
+/// Inserts new rows and updates changed ones, in chunks. Run it inside a transaction
+/// when the rows of one ticker must appear together.
+#[tracing::instrument(skip(client, rows), fields(rows = rows.len()))]
+pub async fn upsert_prices(
+    client: &impl GenericClient,
+    rows: &[PriceRow],
+) -> Result<UpsertCounts, DbError> {
+    let mut counts = UpsertCounts::default();
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        let col = |f: fn(&PriceRow) -> Option<f64>| chunk.iter().map(f).collect::<Vec<_>>();
+        let tickers: Vec<&str> = chunk.iter().map(|r| r.ticker.as_str()).collect();
+        let dates: Vec<NaiveDate> = chunk.iter().map(|r| r.bar.date).collect();
+        let volumes: Vec<i64> = chunk.iter().map(|r| r.bar.volume).collect();
+        let price = |f: fn(&DailyBar) -> f64| chunk.iter().map(|r| f(&r.bar)).collect::<Vec<_>>();
+        let (open, high, low, close, adj) = (
+            price(|b| b.open),
+            price(|b| b.high),
+            price(|b| b.low),
+            price(|b| b.close),
+            price(|b| b.adjusted_close),
+        );
+        let ind = [
+            col(|r| r.indicators.rsi_14),
+            col(|r| r.indicators.macd),
+            col(|r| r.indicators.macd_signal),
+            col(|r| r.indicators.macd_hist),
+            col(|r| r.indicators.bb_upper),
+            col(|r| r.indicators.bb_middle),
+            col(|r| r.indicators.bb_lower),
+            col(|r| r.indicators.sma_50),
+            col(|r| r.indicators.sma_200),
+            col(|r| r.indicators.volume_ratio),
+        ];
+        let f8 = Type::FLOAT8_ARRAY;
+        let mut params: Vec<(&(dyn ToSql + Sync), Type)> = vec![
+            (&tickers, Type::VARCHAR_ARRAY),
+            (&dates, Type::DATE_ARRAY),
+            (&open, f8.clone()),
+            (&high, f8.clone()),
+            (&low, f8.clone()),
+            (&close, f8.clone()),
+            (&adj, f8.clone()),
+            (&volumes, Type::INT8_ARRAY),
+        ];
+        for column in &ind {
+            params.push((column, f8.clone()));
+        }
+        let returned = client
+            .query_typed(UPSERT_SQL, &params)
+            .await
+            .context("upsert stock_prices")?;
+        for row in returned {
+            if row.get::<_, bool>(0) {
+                counts.inserted += 1;
+            } else {
+                counts.updated += 1;
+            }
+        }
+    }
+    Ok(counts)
+}

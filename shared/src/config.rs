@@ -1,0 +1,219 @@
+//! Typed configuration, read once from the environment at start-up (Lambda init or CLI).
+//!
+//! Secrets are held in [`secrecy::SecretString`], whose Debug prints `[REDACTED]`, so a
+//! config can be logged whole without leaking the database password.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::adapters::yahoo::YahooSettings;
+
+/// A configuration value that is present but unusable, or missing and required.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required but not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} has an invalid value: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where the database is and how many connections one process may hold.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// A libpq-style URL (`postgres://user:pass@host/db?sslmode=require`). For Neon, the
+    /// functions use the `-pooler` URL (PgBouncer, transaction mode); migrations the direct one.
+    pub url: SecretString,
+    pub max_connections: usize,
+}
+
+/// What the price job fetches and how.
+#[derive(Debug, Clone)]
+pub struct PriceJobConfig {
+    /// The watchlist; the Reddit ingestion later adds trending tickers to it.
+    pub watchlist: Vec<String>,
+    /// Tickers fetched at once (bounded concurrency towards Yahoo and the pool).
+    pub concurrency: usize,
+    /// Calendar days re-fetched before the last stored bar, to pick up late corrections.
+    pub overlap_days: u32,
+    /// History fetched for a ticker with no stored bars (enough for SMA 200 to warm up).
+    pub initial_history_days: u32,
+}
+
+impl Default for PriceJobConfig {
+    fn default() -> Self {
+        Self {
+            watchlist: Vec::new(),
+            concurrency: 4,
+            overlap_days: 7,
+            initial_history_days: 3 * 365,
+        }
+    }
+}
+
+/// Everything a function needs, read once.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub yahoo: YahooSettings,
+    pub prices: PriceJobConfig,
+    /// The project's EventBridge bus; `None` means "do not announce" (local runs).
+    pub event_bus_name: Option<String>,
+}
+
+/// Reads a variable through `get`, so tests can feed a map instead of the process env.
+pub trait EnvSource {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<const N: usize> EnvSource for [(&str, &str); N] {
+    fn get(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    env: &dyn EnvSource,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env.get(name) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: format!("{raw:?}: {e}"),
+        }),
+    }
+}
+
+impl DatabaseConfig {
+    /// `DATABASE_URL` (required), `DATABASE_MAX_CONNECTIONS` (default 4: a Lambda
+    /// container serves one invocation at a time).
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let url = env
+            .get("DATABASE_URL")
+            .ok_or(ConfigError::Missing("DATABASE_URL"))?;
+        let max_connections = parse(env, "DATABASE_MAX_CONNECTIONS", 4usize)?;
+        if max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_MAX_CONNECTIONS",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(Self {
+            url: SecretString::from(url),
+            max_connections,
+        })
+    }
+}
+
+impl Config {
+    pub fn from_process_env() -> Result<Self, ConfigError> {
+        Self::from_env(&ProcessEnv)
+    }
+
+    /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `TFT_WATCHLIST` (comma
+    /// separated), `TFT_FETCH_CONCURRENCY`, `TFT_OVERLAP_DAYS`, `TFT_INITIAL_HISTORY_DAYS`,
+    /// `TFT_EVENT_BUS_NAME`, `YAHOO_BASE_URL`, `YAHOO_TIMEOUT_SECS`, `YAHOO_MAX_RETRIES`.
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let database = DatabaseConfig::from_env(env)?;
+
+        let defaults = YahooSettings::default();
+        let yahoo = YahooSettings {
+            base_url: env.get("YAHOO_BASE_URL").unwrap_or(defaults.base_url),
+            request_timeout: Duration::from_secs(parse(
+                env,
+                "YAHOO_TIMEOUT_SECS",
+                defaults.request_timeout.as_secs(),
+            )?),
+            max_retries: parse(env, "YAHOO_MAX_RETRIES", defaults.max_retries)?,
+            ..defaults
+        };
+
+        let d = PriceJobConfig::default();
+        let prices = PriceJobConfig {
+            watchlist: env
+                .get("TFT_WATCHLIST")
+                .map(|w| {
+                    w.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            concurrency: parse(env, "TFT_FETCH_CONCURRENCY", d.concurrency)?.max(1),
+            overlap_days: parse(env, "TFT_OVERLAP_DAYS", d.overlap_days)?,
+            initial_history_days: parse(env, "TFT_INITIAL_HISTORY_DAYS", d.initial_history_days)?,
+        };
+
+        Ok(Self {
+            database,
+            yahoo,
+            prices,
+            event_bus_name: env.get("TFT_EVENT_BUS_NAME"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn debug_output_never_contains_the_database_password() {
+        let env = [("DATABASE_URL", "postgres://trader:hunter2@db.example/tft")];
+        let config = Config::from_env(&env).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(config.database.url.expose_secret().contains("hunter2"));
+    }
+
+    #[test]
+    fn missing_database_url_is_a_clear_error() {
+        let env = [("TFT_WATCHLIST", "AAPL")];
+        let err = Config::from_env(&env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable DATABASE_URL is required but not set"
+        );
+    }
+
+    #[test]
+    fn watchlist_and_numbers_are_parsed() {
+        let env = [
+            ("DATABASE_URL", "postgres://localhost/tft"),
+            ("TFT_WATCHLIST", " AAPL, msft ,,GME"),
+            ("TFT_FETCH_CONCURRENCY", "8"),
+        ];
+        let config = Config::from_env(&env).unwrap();
+        assert_eq!(config.prices.watchlist, ["AAPL", "msft", "GME"]);
+        assert_eq!(config.prices.concurrency, 8);
+        assert_eq!(config.event_bus_name, None);
+    }
+
+    #[test]
+    fn a_bad_number_names_the_variable() {
+        let env = [
+            ("DATABASE_URL", "postgres://localhost/tft"),
+            ("TFT_OVERLAP_DAYS", "a week"),
+        ];
+        let err = Config::from_env(&env).unwrap_err().to_string();
+        assert!(err.contains("TFT_OVERLAP_DAYS"), "{err}");
+    }
+}

@@ -1,0 +1,43 @@
+//! Trading-day arithmetic in the exchange's time zone (America/New_York).
+//!
+//! The full NYSE calendar (holidays, early closes) arrives with the position monitor;
+//! the price job only needs "which trading date does this moment belong to".
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use chrono_tz::America::New_York;
+
+/// The calendar date in New York at instant `t`.
+pub fn new_york_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&New_York).date_naive()
+}
+
+/// Saturday and Sunday are never trading days.
+pub fn is_weekend(d: NaiveDate) -> bool {
+    matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evening_utc_is_still_the_new_york_day_before_midnight() {
+        // 2021-03-15 01:30 UTC is 2021-03-14 21:30 EDT (DST started that Sunday).
+        let t = DateTime::parse_from_rfc3339("2021-03-15T01:30:00Z").unwrap();
+        assert_eq!(
+            new_york_date(t.with_timezone(&Utc)),
+            NaiveDate::from_ymd_opt(2021, 3, 14).unwrap()
+        );
+        let t = DateTime::parse_from_rfc3339("2021-01-05T04:59:00Z").unwrap();
+        assert_eq!(
+            new_york_date(t.with_timezone(&Utc)),
+            NaiveDate::from_ymd_opt(2021, 1, 4).unwrap()
+        );
+    }
+
+    #[test]
+    fn weekends() {
+        assert!(is_weekend(NaiveDate::from_ymd_opt(2021, 1, 2).unwrap()));
+        assert!(!is_weekend(NaiveDate::from_ymd_opt(2021, 1, 4).unwrap()));
+    }
+}

@@ -1,0 +1,9 @@
+//! The domain core: plain data and pure functions, no I/O.
+
+pub mod bar;
+pub mod calendar;
+pub mod indicators;
+pub mod price_history;
+pub mod universe;
+
+pub use bar::DailyBar;

@@ -1,0 +1,91 @@
+//! What a scheduled invocation carries.
+//!
+//! The SAM template gives each EventBridge Scheduler target an input shaped like an
+//! EventBridge event (`time` = `<aws.scheduler.scheduled-time>`), so the functions
+//! accept the same JSON from a classic EventBridge rule, from the scheduler, from a
+//! chained `*.updated` event, or from `tft run` by hand. `detail` may pin the trading
+//! date and (for manual runs) the tickers.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+
+use crate::core::calendar::new_york_date;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum EventError {
+    #[error("the event has neither detail.trading_date nor a parseable `time`: {0}")]
+    NoDate(String),
+    #[error("the event's detail is malformed: {0}")]
+    BadDetail(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Detail {
+    trading_date: Option<NaiveDate>,
+    tickers: Option<Vec<String>>,
+}
+
+/// The parts of an invocation event the daily jobs use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyRun {
+    /// The trading day the run is for: `detail.trading_date`, else the New York date of
+    /// the event `time` (16:30 ET on a weekday is that weekday).
+    pub trading_date: NaiveDate,
+    /// Tickers named by a manual run; `None` means the configured universe.
+    pub tickers: Option<Vec<String>>,
+}
+
+impl DailyRun {
+    pub fn from_event(event: &serde_json::Value) -> Result<Self, EventError> {
+        let detail: Detail = match event.get("detail") {
+            None | Some(serde_json::Value::Null) => Detail::default(),
+            Some(d) => serde_json::from_value(d.clone())
+                .map_err(|e| EventError::BadDetail(e.to_string()))?,
+        };
+        let trading_date = match detail.trading_date {
+            Some(d) => d,
+            None => {
+                let time = event.get("time").and_then(|t| t.as_str()).unwrap_or("");
+                let parsed = DateTime::parse_from_rfc3339(time)
+                    .map_err(|e| EventError::NoDate(format!("time {time:?}: {e}")))?;
+                new_york_date(parsed.with_timezone(&Utc))
+            }
+        };
+        Ok(Self {
+            trading_date,
+            tickers: detail.tickers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scheduled_time_is_read_in_new_york() {
+        // 16:30 EST on Monday 2021-01-04 is 21:30 UTC.
+        let event = json!({"detail-type": "Scheduled Event", "time": "2021-01-04T21:30:00Z", "detail": {}});
+        let run = DailyRun::from_event(&event).unwrap();
+        assert_eq!(run.trading_date, NaiveDate::from_ymd_opt(2021, 1, 4).unwrap());
+        assert_eq!(run.tickers, None);
+    }
+
+    #[test]
+    fn detail_pins_date_and_tickers() {
+        let event = json!({"time": "2021-01-05T21:30:00Z",
+            "detail": {"trading_date": "2020-12-31", "tickers": ["AAPL"]}});
+        let run = DailyRun::from_event(&event).unwrap();
+        assert_eq!(run.trading_date, NaiveDate::from_ymd_opt(2020, 12, 31).unwrap());
+        assert_eq!(run.tickers.as_deref(), Some(&["AAPL".to_string()][..]));
+    }
+
+    #[test]
+    fn an_event_without_a_date_is_refused_clearly() {
+        let err = DailyRun::from_event(&json!({"detail": {}})).unwrap_err();
+        assert!(matches!(err, EventError::NoDate(_)));
+        let err = DailyRun::from_event(&json!({"detail": {"trading_date": "Jan 4"}})).unwrap_err();
+        assert!(matches!(err, EventError::BadDetail(_)));
+    }
+}

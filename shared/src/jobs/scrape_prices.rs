@@ -1,0 +1,321 @@
+//! The `scrape-prices` handler: fetch daily bars for the universe, compute indicators,
+//! upsert `stock_prices`, announce `prices.updated`.
+//!
+//! Per ticker: read the stored history, fetch from the last stored day minus an overlap
+//! (or the initial history for a new ticker), re-fetch everything if the overlap shows
+//! the series was re-scaled (a split), compute indicators over stored + fetched bars and
+//! upsert the fetched days in one transaction. Tickers run with bounded concurrency and
+//! fail alone: the summary lists which failed and why.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{Days, NaiveDate};
+use deadpool_postgres::Pool;
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::adapters::db::{DbError, QueryContext};
+use crate::adapters::eventbridge::EventPublisher;
+use crate::adapters::price_store::{self, PriceRow};
+use crate::adapters::yahoo::{YahooClient, YahooError};
+use crate::config::PriceJobConfig;
+use crate::core::indicators;
+use crate::core::price_history::{compare_overlap, drop_invalid_bars, merge_history, Overlap};
+use crate::core::universe::Universe;
+use crate::core::DailyBar;
+use crate::jobs::scheduled::DailyRun;
+
+/// The detail-type announced when a run stored at least one ticker.
+pub const PRICES_UPDATED: &str = "prices.updated";
+
+/// The seam through which the Reddit ingestion adds the tickers trending there for a
+/// trading day. The watchlist alone is used until a source is attached.
+pub trait TrendingTickers: Send + Sync {
+    fn trending<'a>(
+        &'a self,
+        trading_date: NaiveDate,
+    ) -> Pin<Box<dyn Future<Output = anyhow::Result<Vec<String>>> + Send + 'a>>;
+}
+
+/// How far back a run fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchWindow {
+    /// From the last stored day minus the overlap (the daily run).
+    Incremental,
+    /// At least this many calendar days of history, whatever is stored (`tft backfill`).
+    Backfill { days: u32 },
+}
+
+/// Why one ticker failed; the batch goes on without it.
+#[derive(Debug, thiserror::Error)]
+pub enum TickerError {
+    #[error("yahoo: {0}")]
+    Yahoo(#[from] YahooError),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+}
+
+/// What happened to one ticker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TickerReport {
+    pub ticker: String,
+    pub bars_fetched: usize,
+    pub null_bars_skipped: usize,
+    pub invalid_bars_dropped: usize,
+    pub rows_inserted: u64,
+    pub rows_updated: u64,
+    /// True when the overlap showed a re-scaled series and the history was re-fetched.
+    pub full_refetch: bool,
+}
+
+/// A failed ticker and the reason, as the summary and the event report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TickerFailure {
+    pub ticker: String,
+    pub error: String,
+}
+
+/// The handler's result (also the Lambda's response).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ScrapePricesSummary {
+    pub trading_date: Option<NaiveDate>,
+    pub tickers_ok: Vec<String>,
+    pub tickers_failed: Vec<TickerFailure>,
+    pub rejected_symbols: Vec<String>,
+    pub bars_fetched: usize,
+    pub null_bars_skipped: usize,
+    pub invalid_bars_dropped: usize,
+    pub rows_inserted: u64,
+    pub rows_updated: u64,
+    pub full_refetches: Vec<String>,
+    pub event_published: bool,
+}
+
+impl ScrapePricesSummary {
+    pub fn rows_written(&self) -> u64 {
+        self.rows_inserted + self.rows_updated
+    }
+}
+
+/// The `prices.updated` event's detail (schema in `docs/events.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PricesUpdated {
+    pub trading_date: NaiveDate,
+    pub tickers: Vec<String>,
+    pub tickers_failed: Vec<TickerFailure>,
+    pub rows_written: u64,
+}
+
+/// Called after each ticker (progress bars).
+pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The handler with its clients, built once per container.
+#[derive(Clone)]
+pub struct ScrapePrices {
+    pub pool: Pool,
+    pub yahoo: YahooClient,
+    pub config: PriceJobConfig,
+    pub events: Option<EventPublisher>,
+    pub trending: Option<Arc<dyn TrendingTickers>>,
+    pub progress: Option<ProgressFn>,
+}
+
+impl ScrapePrices {
+    pub fn new(pool: Pool, yahoo: YahooClient, config: PriceJobConfig) -> Self {
+        Self {
+            pool,
+            yahoo,
+            config,
+            events: None,
+            trending: None,
+            progress: None,
+        }
+    }
+
+    pub fn with_events(mut self, events: Option<EventPublisher>) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// The tickers of a run: those the event names, else the watchlist plus trending.
+    pub async fn universe(&self, run: &DailyRun) -> (Universe, Vec<String>) {
+        if let Some(tickers) = &run.tickers {
+            let (u, rejected) = Universe::from_watchlist(tickers);
+            return (u, rejected.into_iter().map(|e| e.to_string()).collect());
+        }
+        let (mut universe, rejected) = Universe::from_watchlist(&self.config.watchlist);
+        let mut rejected: Vec<String> = rejected.into_iter().map(|e| e.to_string()).collect();
+        if let Some(source) = &self.trending {
+            match source.trending(run.trading_date).await {
+                Ok(trending) => {
+                    let (u, more) = universe.with_trending(trending);
+                    universe = u;
+                    rejected.extend(more.into_iter().map(|e| e.to_string()));
+                }
+                Err(e) => tracing::warn!(error = %e, "trending tickers unavailable; watchlist only"),
+            }
+        }
+        (universe, rejected)
+    }
+
+    /// Runs the daily job for the event's trading date.
+    #[tracing::instrument(skip(self), fields(trading_date = %run.trading_date))]
+    pub async fn handle(&self, run: &DailyRun, window: FetchWindow) -> anyhow::Result<ScrapePricesSummary> {
+        let (universe, rejected_symbols) = self.universe(run).await;
+        let mut summary = ScrapePricesSummary {
+            trading_date: Some(run.trading_date),
+            rejected_symbols,
+            ..Default::default()
+        };
+        tracing::info!(tickers = universe.len(), "fetching prices");
+
+        let mut results: Vec<(String, Result<TickerReport, TickerError>)> =
+            stream::iter(universe.tickers().map(str::to_string))
+                .map(|ticker| async move {
+                    let result = self.process_ticker(&ticker, run.trading_date, window).await;
+                    if let Some(progress) = &self.progress {
+                        progress(&ticker);
+                    }
+                    (ticker, result)
+                })
+                .buffer_unordered(self.config.concurrency.max(1))
+                .collect()
+                .await;
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+
+        for (ticker, result) in results {
+            match result {
+                Ok(report) => {
+                    summary.bars_fetched += report.bars_fetched;
+                    summary.null_bars_skipped += report.null_bars_skipped;
+                    summary.invalid_bars_dropped += report.invalid_bars_dropped;
+                    summary.rows_inserted += report.rows_inserted;
+                    summary.rows_updated += report.rows_updated;
+                    if report.full_refetch {
+                        summary.full_refetches.push(ticker.clone());
+                    }
+                    summary.tickers_ok.push(ticker);
+                }
+                Err(error) => {
+                    tracing::warn!(%ticker, %error, "ticker failed");
+                    summary.tickers_failed.push(TickerFailure {
+                        ticker,
+                        error: error.to_string(),
+                    });
+                }
+            }
+        }
+
+        if !summary.tickers_ok.is_empty() {
+            if let Some(events) = &self.events {
+                let detail = PricesUpdated {
+                    trading_date: run.trading_date,
+                    tickers: summary.tickers_ok.clone(),
+                    tickers_failed: summary.tickers_failed.clone(),
+                    rows_written: summary.rows_written(),
+                };
+                events.publish(PRICES_UPDATED, &detail).await?;
+                summary.event_published = true;
+            }
+        }
+
+        tracing::info!(
+            ok = summary.tickers_ok.len(),
+            failed = summary.tickers_failed.len(),
+            rows_inserted = summary.rows_inserted,
+            rows_updated = summary.rows_updated,
+            "prices done"
+        );
+        if summary.tickers_ok.is_empty() && !summary.tickers_failed.is_empty() {
+            // Every ticker failed: make the invocation fail so alarms and retries see it.
+            anyhow::bail!(
+                "every ticker failed ({}); first: {} — {}",
+                summary.tickers_failed.len(),
+                summary.tickers_failed[0].ticker,
+                summary.tickers_failed[0].error
+            );
+        }
+        Ok(summary)
+    }
+
+    fn window_start(&self, stored: &[DailyBar], trading_date: NaiveDate, window: FetchWindow) -> NaiveDate {
+        let days_back = |d: NaiveDate, n: u32| d.checked_sub_days(Days::new(n.into())).unwrap_or(d);
+        let initial = days_back(trading_date, self.config.initial_history_days);
+        match (window, stored.last()) {
+            (FetchWindow::Backfill { days }, _) => days_back(trading_date, days),
+            (FetchWindow::Incremental, Some(last)) => days_back(last.date, self.config.overlap_days),
+            (FetchWindow::Incremental, None) => initial,
+        }
+    }
+
+    /// Fetches, computes and stores one ticker.
+    #[tracing::instrument(skip(self))]
+    pub async fn process_ticker(
+        &self,
+        ticker: &str,
+        trading_date: NaiveDate,
+        window: FetchWindow,
+    ) -> Result<TickerReport, TickerError> {
+        let stored = {
+            let client = self.pool.get().await.map_err(DbError::from)?;
+            price_store::load_bars(&**client, ticker).await?
+        };
+        let from = self.window_start(&stored, trading_date, window);
+        let mut series = self.yahoo.fetch_daily(ticker, from, trading_date).await?;
+        let mut report = TickerReport {
+            ticker: ticker.to_string(),
+            ..Default::default()
+        };
+
+        if let Overlap::Rescaled { first_mismatch } = compare_overlap(&stored, &series.bars) {
+            // A split (or a correction) re-scaled the past: take Yahoo's whole series again.
+            let since = stored.first().map_or(from, |b| b.date.min(from));
+            tracing::info!(%first_mismatch, %since, "stored history no longer matches; re-fetching");
+            let null_bars = series.skipped_null_bars;
+            series = self.yahoo.fetch_daily(ticker, since, trading_date).await?;
+            series.skipped_null_bars += null_bars;
+            report.full_refetch = true;
+        }
+
+        report.null_bars_skipped = series.skipped_null_bars;
+        let (fetched, dropped) = drop_invalid_bars(series.bars);
+        report.bars_fetched = fetched.len();
+        report.invalid_bars_dropped = dropped;
+        if dropped > 0 {
+            tracing::warn!(dropped, "bars with impossible values dropped");
+        }
+        if fetched.is_empty() {
+            return Ok(report);
+        }
+
+        let history: &[DailyBar] = if report.full_refetch { &[] } else { &stored };
+        let (merged, start) = merge_history(history, &fetched);
+        let rows = price_rows(ticker, &merged, start);
+
+        let mut client = self.pool.get().await.map_err(DbError::from)?;
+        let tx = client.transaction().await.context("begin the price upsert")?;
+        let counts = price_store::upsert_prices(&*tx, &rows).await?;
+        tx.commit().await.context("commit the price upsert")?;
+        report.rows_inserted = counts.inserted;
+        report.rows_updated = counts.updated;
+        Ok(report)
+    }
+}
+
+/// Computes indicators over `bars` and returns the rows from index `start` on.
+pub fn price_rows(ticker: &str, bars: &[DailyBar], start: usize) -> Vec<PriceRow> {
+    let close: Vec<f64> = bars.iter().map(|b| b.close).collect();
+    let volume: Vec<f64> = bars.iter().map(|b| b.volume as f64).collect();
+    let computed = indicators::compute(&close, &volume);
+    bars.iter()
+        .zip(computed)
+        .skip(start)
+        .map(|(bar, indicators)| PriceRow {
+            ticker: ticker.to_string(),
+            bar: *bar,
+            indicators,
+        })
+        .collect()
+}

@@ -1,0 +1,208 @@
+//! Helpers for the integration tests: a fresh PostgreSQL database per test (on the
+//! cluster `infra/test-env.sh` starts), the app's clients pointed at local stand-ins,
+//! and fixture loading. `spawn_app` builds what a Lambda container builds at init.
+
+use std::path::PathBuf;
+
+use deadpool_postgres::Pool;
+use secrecy::{ExposeSecret, SecretString};
+use shared::adapters::db;
+
+/// Where the recorded fixtures live.
+pub fn fixture_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)
+}
+
+pub fn read_fixture(relative: &str) -> String {
+    let path = fixture_path(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+fn required_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: run the integration tests through `make test` \
+             (infra/test-env.sh starts PostgreSQL, PgBouncer and moto)"
+        )
+    })
+}
+
+/// Replaces the database name in a libpq URL.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let prefix = match base.rfind('/') {
+        Some(i) if i > base.find("//").map_or(0, |j| j + 1) => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{prefix}/{database}?{q}"),
+        None => format!("{prefix}/{database}"),
+    }
+}
+
+/// A database of its own for one test, migrated, with a pool on it.
+pub struct TestDb {
+    pub name: String,
+    pub url: SecretString,
+    pub pool: Pool,
+}
+
+impl TestDb {
+    /// Creates `test_<random>` on the cluster of `DATABASE_URL` and migrates it.
+    pub async fn new() -> Self {
+        let admin_url = required_env("DATABASE_URL");
+        let name = format!("test_{:016x}", rand::random::<u64>());
+        let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test cluster");
+        tokio::spawn(connection);
+        admin
+            .simple_query(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create the test database");
+        let url = SecretString::from(with_database(&admin_url, &name));
+        db::migrate(&url).await.expect("migrate the test database");
+        let pool = db::connect_pool(&url, 8).expect("pool");
+        Self { name, url, pool }
+    }
+
+    /// A URL for this database through PgBouncer (transaction mode).
+    pub fn pgbouncer_url(&self) -> SecretString {
+        SecretString::from(with_database(&required_env("PGBOUNCER_URL"), &self.name))
+    }
+
+    pub fn url_str(&self) -> &str {
+        self.url.expose_secret()
+    }
+}
+
+/// The local AWS stand-in (moto server) the harness started.
+pub fn aws_endpoint() -> String {
+    required_env("AWS_ENDPOINT_URL")
+}
+
+/// An EventBridge client on moto.
+pub async fn eventbridge_client() -> aws_sdk_eventbridge::Client {
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_eventbridge::Client::new(&config)
+}
+
+/// A bus of its own for one test, with a rule that copies every event of the project's
+/// source into an SQS queue on moto, so the test can read what was published.
+pub struct CapturedBus {
+    pub bus_name: String,
+    queue_url: String,
+    http: reqwest::Client,
+}
+
+impl CapturedBus {
+    pub async fn new(client: &aws_sdk_eventbridge::Client) -> Self {
+        let suffix = format!("{:08x}", rand::random::<u32>());
+        let bus_name = format!("tft-test-{suffix}");
+        let http = reqwest::Client::new();
+        let queue_name = format!("captured-{suffix}");
+        let created = sqs(&http, "CreateQueue", serde_json::json!({"QueueName": queue_name})).await;
+        let queue_url = created["QueueUrl"].as_str().expect("QueueUrl").to_string();
+        let attrs = sqs(
+            &http,
+            "GetQueueAttributes",
+            serde_json::json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
+        )
+        .await;
+        let queue_arn = attrs["Attributes"]["QueueArn"].as_str().expect("QueueArn").to_string();
+
+        client.create_event_bus().name(&bus_name).send().await.expect("create bus");
+        client
+            .put_rule()
+            .event_bus_name(&bus_name)
+            .name("capture-all")
+            .event_pattern(format!(r#"{{"source":["{}"]}}"#, shared::adapters::eventbridge::EVENT_SOURCE))
+            .send()
+            .await
+            .expect("put rule");
+        client
+            .put_targets()
+            .event_bus_name(&bus_name)
+            .rule("capture-all")
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(queue_arn)
+                    .build()
+                    .expect("target"),
+            )
+            .send()
+            .await
+            .expect("put targets");
+        Self { bus_name, queue_url, http }
+    }
+
+    /// Every event delivered so far (the full EventBridge envelope as JSON).
+    pub async fn drain(&self) -> Vec<serde_json::Value> {
+        let mut events = Vec::new();
+        loop {
+            let received = sqs(
+                &self.http,
+                "ReceiveMessage",
+                serde_json::json!({"QueueUrl": self.queue_url, "MaxNumberOfMessages": 10}),
+            )
+            .await;
+            let Some(messages) = received["Messages"].as_array().filter(|m| !m.is_empty()) else {
+                return events;
+            };
+            for m in messages {
+                let body = m["Body"].as_str().expect("Body");
+                events.push(serde_json::from_str(body).expect("event JSON"));
+                sqs(
+                    &self.http,
+                    "DeleteMessage",
+                    serde_json::json!({"QueueUrl": self.queue_url, "ReceiptHandle": m["ReceiptHandle"]}),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// One call of SQS's JSON protocol on moto (the test reads the queue; the product never does).
+async fn sqs(http: &reqwest::Client, action: &str, body: serde_json::Value) -> serde_json::Value {
+    let response = http
+        .post(aws_endpoint())
+        .header("X-Amz-Target", format!("AmazonSQS.{action}"))
+        .header("Content-Type", "application/x-amz-json-1.0")
+        // moto routes a request by the service in the credential scope; it checks no signature.
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/sqs/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("SQS {action}: {e}"));
+    let status = response.status();
+    let text = response.text().await.expect("SQS body");
+    assert!(status.is_success(), "SQS {action} -> {status}: {text}");
+    if text.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("SQS {action} body {text:?}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced_and_query_kept() {
+        assert_eq!(
+            with_database("postgres://u@127.0.0.1:5/postgres?sslmode=disable", "t1"),
+            "postgres://u@127.0.0.1:5/t1?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://u@h/db", "t2"), "postgres://u@h/t2");
+    }
+}
