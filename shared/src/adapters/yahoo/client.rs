@@ -1,0 +1,440 @@
+//! HTTP side: building the request, classifying the answer, retrying transient failures.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{NaiveDate, NaiveTime, TimeZone};
+use chrono_tz::America::New_York;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+
+use super::chart::{parse_chart, ChartSeries, ParseError};
+use super::error::YahooError;
+
+/// How to reach Yahoo and how hard to try.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YahooSettings {
+    /// Scheme and host (optionally a path prefix); `/v8/finance/chart/{ticker}` is appended.
+    pub base_url: String,
+    pub user_agent: String,
+    /// Whole-request limit per attempt (connect, headers and body).
+    pub request_timeout: Duration,
+    /// Retries after the first attempt for 429, 5xx, timeouts and transport errors.
+    pub max_retries: usize,
+    /// First backoff delay; doubles each retry, with jitter, up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Ceiling of any single wait, jitter and `Retry-After` included.
+    pub max_backoff: Duration,
+}
+
+impl Default for YahooSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://query2.finance.yahoo.com".to_string(),
+            user_agent: concat!(
+                "tft-trader/",
+                env!("CARGO_PKG_VERSION"),
+                " (swing-trading signals; daily bars via the Yahoo chart API)"
+            )
+            .to_string(),
+            request_timeout: Duration::from_secs(10),
+            max_retries: 4,
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Client of Yahoo's chart API. Cheap to clone (shares one connection pool); build it
+/// once per Lambda container.
+#[derive(Debug, Clone)]
+pub struct YahooClient {
+    http: reqwest::Client,
+    base: Url,
+    settings: YahooSettings,
+}
+
+/// One failed attempt as the retry loop sees it.
+struct Failure {
+    error: YahooError,
+    /// `Retry-After` in seconds, on 429/503 answers that carry one.
+    retry_after: Option<Duration>,
+}
+
+impl From<YahooError> for Failure {
+    fn from(error: YahooError) -> Self {
+        Self {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+impl YahooClient {
+    pub fn new(settings: YahooSettings) -> Result<Self, YahooError> {
+        let config = |reason: String| YahooError::Config { reason };
+        let base = Url::parse(&settings.base_url)
+            .map_err(|e| config(format!("base_url {:?}: {e}", settings.base_url)))?;
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(config(format!(
+                "base_url {:?} is not an http(s) URL",
+                settings.base_url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| config(format!("HTTP client: {}", error_chain(&e))))?;
+        Ok(Self {
+            http,
+            base,
+            settings,
+        })
+    }
+
+    /// Daily bars for trading days from..=to (exchange-local dates), with splits and dividends.
+    ///
+    /// An empty range (no trading day, or before the listing) is an empty series, not
+    /// an error. 429, 5xx, timeouts and transport errors are retried `max_retries`
+    /// times with jittered exponential backoff (a `Retry-After: <seconds>` header
+    /// lengthens the wait, capped at `max_backoff`; the HTTP-date form is ignored).
+    // `fields(ticker)` alone would replace the argument with an empty field: record it
+    // with Display (no quotes) instead.
+    #[tracing::instrument(skip(self), fields(ticker = %ticker))]
+    pub async fn fetch_daily(
+        &self,
+        ticker: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<ChartSeries, YahooError> {
+        let invalid = |reason: &str| YahooError::InvalidRequest {
+            ticker: ticker.to_string(),
+            reason: reason.to_string(),
+        };
+        if ticker.trim().is_empty() {
+            return Err(invalid("empty ticker"));
+        }
+        if from > to {
+            return Err(invalid(&format!("from {from} is after to {to}")));
+        }
+        let url = self.chart_url(ticker);
+        let (period1, period2) = request_window(from, to);
+
+        let attempts = AtomicUsize::new(0);
+        let max_backoff = self.settings.max_backoff;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_backoff)
+            .with_max_delay(self.settings.max_backoff)
+            .with_max_times(self.settings.max_retries)
+            .with_jitter();
+        let outcome = (|| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.attempt(&url, ticker, period1, period2, from, to)
+        })
+        .retry(backoff)
+        .when(|f: &Failure| f.error.is_retryable())
+        .adjust(move |f: &Failure, next| {
+            next.map(|delay| retry_delay(delay, f.retry_after, max_backoff))
+        })
+        .notify(|f: &Failure, delay: Duration| {
+            tracing::warn!(
+                attempt = attempts.load(Ordering::Relaxed),
+                delay_ms = delay.as_millis() as u64,
+                error = %f.error,
+                "Yahoo request failed, retrying"
+            );
+        })
+        .await;
+
+        match outcome {
+            Ok(series) => {
+                tracing::debug!(
+                    bars = series.bars.len(),
+                    skipped_null_bars = series.skipped_null_bars,
+                    attempts = attempts.load(Ordering::Relaxed),
+                    "Yahoo chart fetched"
+                );
+                if series.skipped_null_bars > 0 {
+                    tracing::warn!(
+                        skipped = series.skipped_null_bars,
+                        "Yahoo listed bars with null prices or volume; skipped"
+                    );
+                }
+                Ok(series)
+            }
+            Err(failure) => {
+                let mut error = failure.error;
+                error.set_attempts(attempts.load(Ordering::Relaxed));
+                Err(error)
+            }
+        }
+    }
+
+    /// `{base}/v8/finance/chart/{ticker}`, the ticker percent-encoded as one segment.
+    fn chart_url(&self, ticker: &str) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("checked in new: base_url can be a base")
+            .pop_if_empty()
+            .extend(["v8", "finance", "chart", ticker]);
+        url
+    }
+
+    async fn attempt(
+        &self,
+        url: &Url,
+        ticker: &str,
+        period1: i64,
+        period2: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<ChartSeries, Failure> {
+        let response = self
+            .http
+            .get(url.clone())
+            .query(&[("period1", period1), ("period2", period2)])
+            .query(&[("interval", "1d"), ("events", "div,split")])
+            .send()
+            .await
+            .map_err(|e| transport_failure(ticker, &e))?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            let retry_after = retry_after(response.headers());
+            let error = if status == StatusCode::TOO_MANY_REQUESTS {
+                YahooError::RateLimited {
+                    ticker: ticker.to_string(),
+                    attempts: 0,
+                }
+            } else {
+                YahooError::Server {
+                    ticker: ticker.to_string(),
+                    status: status.as_u16(),
+                    attempts: 0,
+                }
+            };
+            return Err(Failure { error, retry_after });
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_failure(ticker, &e))?;
+
+        let api_error = |code: String, description: String| {
+            if status == StatusCode::NOT_FOUND || code == "Not Found" {
+                YahooError::NotFound {
+                    ticker: ticker.to_string(),
+                    code,
+                    description,
+                }
+            } else {
+                YahooError::Api {
+                    ticker: ticker.to_string(),
+                    status: status.as_u16(),
+                    code,
+                    description,
+                }
+            }
+        };
+        match parse_chart(ticker, &body, from, to) {
+            Ok(series) if status.is_success() => Ok(series),
+            Err(ParseError::Api { code, description }) => Err(api_error(code, description).into()),
+            Err(ParseError::Malformed(reason)) if status.is_success() => {
+                Err(YahooError::Malformed {
+                    ticker: ticker.to_string(),
+                    reason,
+                }
+                .into())
+            }
+            // A 4xx whose body is not Yahoo's error object (or, oddly, is a chart).
+            _ => {
+                let code = status
+                    .canonical_reason()
+                    .unwrap_or("HTTP error")
+                    .to_string();
+                let description = snippet(&body);
+                Err(api_error(code, description).into())
+            }
+        }
+    }
+}
+
+/// Epoch seconds `[period1, period2]` covering exactly the dates `from..=to` in
+/// New York, the project's exchange (Yahoo treats both ends as inclusive). Bars of a
+/// US listing are stamped at the open, so this selects exactly the asked days; for a
+/// listing whose day starts before New York midnight (Asia, Oceania) the first day can
+/// fall outside. Bars are filtered again by exchange-local date after parsing.
+pub(super) fn request_window(from: NaiveDate, to: NaiveDate) -> (i64, i64) {
+    let midnight = |d: NaiveDate| {
+        let local = d.and_time(NaiveTime::MIN);
+        New_York
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|t| t.timestamp())
+            // New York changes clocks at 02:00, so midnight always exists.
+            .unwrap_or_else(|| local.and_utc().timestamp())
+    };
+    let end = to
+        .succ_opt()
+        .map(|next| midnight(next) - 1)
+        .unwrap_or_else(|| midnight(to) + 86_399);
+    (midnight(from), end)
+}
+
+/// The backoff's delay, lengthened to `Retry-After` when Yahoo asks for more, and
+/// never longer than `max` (jitter can otherwise double it).
+pub(super) fn retry_delay(
+    backoff: Duration,
+    retry_after: Option<Duration>,
+    max: Duration,
+) -> Duration {
+    backoff.max(retry_after.unwrap_or_default()).min(max)
+}
+
+/// `Retry-After: <seconds>`; the HTTP-date form is ignored.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn transport_failure(ticker: &str, e: &reqwest::Error) -> Failure {
+    let ticker = ticker.to_string();
+    let error = if e.is_timeout() {
+        YahooError::Timeout {
+            ticker,
+            attempts: 0,
+        }
+    } else if e.is_builder() {
+        YahooError::InvalidRequest {
+            ticker,
+            reason: error_chain(e),
+        }
+    } else {
+        YahooError::Transport {
+            ticker,
+            message: error_chain(e),
+            attempts: 0,
+        }
+    };
+    error.into()
+}
+
+/// `e: source: source...`, since reqwest's top-level message hides the cause.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
+}
+
+/// The start of a body, for error messages.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    match text.char_indices().nth(160) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn window_is_new_york_midnight_to_last_second_of_to() {
+        // 2020-08-31 00:00 EDT = 04:00 UTC; 2020-11-07 00:00 EST = 05:00 UTC (DST ended
+        // 2020-11-01 inside the range).
+        assert_eq!(
+            request_window(d(2020, 8, 31), d(2020, 11, 6)),
+            (1_598_846_400, 1_604_725_199)
+        );
+        // One winter day: 2021-01-04 05:00 UTC .. 2021-01-05 04:59:59 UTC.
+        assert_eq!(
+            request_window(d(2021, 1, 4), d(2021, 1, 4)),
+            (1_609_736_400, 1_609_822_799)
+        );
+    }
+
+    #[test]
+    fn retry_delay_honours_retry_after_within_the_ceiling() {
+        let ms = Duration::from_millis;
+        let max = ms(8_000);
+        assert_eq!(retry_delay(ms(500), None, max), ms(500));
+        assert_eq!(retry_delay(ms(500), Some(ms(3_000)), max), ms(3_000));
+        assert_eq!(retry_delay(ms(4_000), Some(ms(1_000)), max), ms(4_000));
+        assert_eq!(retry_delay(ms(500), Some(ms(120_000)), max), max);
+        assert_eq!(
+            retry_delay(ms(15_000), None, max),
+            max,
+            "jitter is capped too"
+        );
+    }
+
+    #[test]
+    fn retry_after_seconds_only() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn chart_url_encodes_the_ticker_and_keeps_a_path_prefix() {
+        let client = |base: &str| {
+            YahooClient::new(YahooSettings {
+                base_url: base.to_string(),
+                ..YahooSettings::default()
+            })
+            .unwrap()
+        };
+        let c = client("https://query2.finance.yahoo.com");
+        assert_eq!(
+            c.chart_url("BRK-B").as_str(),
+            "https://query2.finance.yahoo.com/v8/finance/chart/BRK-B"
+        );
+        assert_eq!(
+            c.chart_url("A/B?c#d").as_str(),
+            "https://query2.finance.yahoo.com/v8/finance/chart/A%2FB%3Fc%23d"
+        );
+        let c = client("http://127.0.0.1:9/proxy/");
+        assert_eq!(
+            c.chart_url("MSFT").as_str(),
+            "http://127.0.0.1:9/proxy/v8/finance/chart/MSFT"
+        );
+    }
+
+    #[test]
+    fn bad_base_url_is_a_config_error() {
+        for base in ["not a url", "mailto:x@y.z", "ftp://example.com"] {
+            let r = YahooClient::new(YahooSettings {
+                base_url: base.to_string(),
+                ..YahooSettings::default()
+            });
+            assert!(matches!(r, Err(YahooError::Config { .. })), "{base}");
+        }
+    }
+
+    #[test]
+    fn snippet_is_short() {
+        assert_eq!(snippet(b"  short  "), "short");
+        let long = "x".repeat(500);
+        assert_eq!(snippet(long.as_bytes()).len(), 163);
+    }
+}
