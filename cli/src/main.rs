@@ -10,7 +10,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tft", version, about = "TFT Trader: swing-trading signals from Reddit sentiment and daily prices")]
+#[command(
+    name = "tft",
+    version,
+    about = "TFT Trader: swing-trading signals from Reddit sentiment and daily prices"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -93,10 +93,13 @@ where
 {
     match env.get(name) {
         None => Ok(default),
-        Some(raw) => raw.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            reason: format!("{raw:?}: {e}"),
-        }),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?}: {e}"),
+            }),
     }
 }
 

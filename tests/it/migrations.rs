@@ -16,8 +16,10 @@ async fn migrations_apply_once_and_create_stock_prices() {
         )
         .await
         .unwrap();
-    let columns: Vec<(String, String, String)> =
-        columns.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    let columns: Vec<(String, String, String)> = columns
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     let find = |name: &str| {
         columns
             .iter()
@@ -29,8 +31,21 @@ async fn migrations_apply_once_and_create_stock_prices() {
     assert_eq!(find("volume").1, "bigint");
     assert_eq!(find("rsi").2, "YES");
     for name in [
-        "ticker", "open", "high", "low", "adjusted_close", "macd", "macd_signal", "macd_hist",
-        "bb_upper", "bb_middle", "bb_lower", "sma_50", "sma_200", "volume_ratio", "fetched_at",
+        "ticker",
+        "open",
+        "high",
+        "low",
+        "adjusted_close",
+        "macd",
+        "macd_signal",
+        "macd_hist",
+        "bb_upper",
+        "bb_middle",
+        "bb_lower",
+        "sma_50",
+        "sma_200",
+        "volume_ratio",
+        "fetched_at",
     ] {
         find(name);
     }
@@ -58,5 +73,9 @@ async fn the_database_refuses_zero_prices() {
         )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("stock_prices_positive_prices") || format!("{err:?}").contains("stock_prices_positive_prices"), "{err:?}");
+    assert!(
+        err.to_string().contains("stock_prices_positive_prices")
+            || format!("{err:?}").contains("stock_prices_positive_prices"),
+        "{err:?}"
+    );
 }

@@ -28,7 +28,9 @@ async fn store_queries_work_through_a_transaction_mode_pooler() {
                 tx.commit().await.unwrap();
                 let bars = price_store::load_bars(&**client, &ticker).await.unwrap();
                 assert_eq!(bars.len(), rows.len());
-                let last = price_store::last_stored_date(&**client, &ticker).await.unwrap();
+                let last = price_store::last_stored_date(&**client, &ticker)
+                    .await
+                    .unwrap();
                 assert_eq!(last, Some(rows.last().unwrap().bar.date));
             }
         }
@@ -53,7 +55,7 @@ async fn a_named_statement_outside_a_transaction_breaks_behind_the_pooler() {
     let mut b = pool.get().await.unwrap();
 
     let statement = a.prepare("SELECT 1::int").await.unwrap(); // Parse on server connection X
-    // B takes the most recently released server connection (X) and holds it.
+                                                               // B takes the most recently released server connection (X) and holds it.
     let tx = b.transaction().await.unwrap();
     tx.batch_execute("SELECT pg_sleep(0)").await.unwrap();
     // A's execute is routed to another server connection, which never saw the Parse.

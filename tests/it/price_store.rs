@@ -11,7 +11,8 @@ pub fn sample_rows(ticker: &str, days: u32) -> Vec<PriceRow> {
             PriceRow {
                 ticker: ticker.to_string(),
                 bar: DailyBar {
-                    date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap() + chrono::Days::new(i.into()),
+                    date: NaiveDate::from_ymd_opt(2021, 1, 1).unwrap()
+                        + chrono::Days::new(i.into()),
                     open: close - 0.5,
                     high: close + 1.0,
                     low: close - 1.0,
@@ -55,29 +56,44 @@ async fn bulk_upsert_inserts_then_leaves_unchanged_rows_untouched() {
 
     let second = price_store::upsert_prices(&**client, &rows).await.unwrap();
     assert_eq!((second.inserted, second.updated), (0, 0));
-    assert_eq!(table_fingerprint(&client).await, before, "a no-op re-run rewrote rows");
+    assert_eq!(
+        table_fingerprint(&client).await,
+        before,
+        "a no-op re-run rewrote rows"
+    );
 
     let mut changed = rows.clone();
     changed[299].bar.close += 1.0;
     changed[10].indicators.rsi_14 = Some(10.0); // NULL -> value counts as a change
-    let third = price_store::upsert_prices(&**client, &changed).await.unwrap();
+    let third = price_store::upsert_prices(&**client, &changed)
+        .await
+        .unwrap();
     assert_eq!((third.inserted, third.updated), (0, 2));
 
     let loaded = price_store::load_bars(&**client, "AAPL").await.unwrap();
     assert_eq!(loaded.len(), 300);
     assert_eq!(loaded[299], changed[299].bar);
     assert_eq!(
-        price_store::last_stored_date(&**client, "AAPL").await.unwrap(),
+        price_store::last_stored_date(&**client, "AAPL")
+            .await
+            .unwrap(),
         Some(rows[299].bar.date)
     );
-    assert_eq!(price_store::last_stored_date(&**client, "MSFT").await.unwrap(), None);
+    assert_eq!(
+        price_store::last_stored_date(&**client, "MSFT")
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
 async fn nulls_round_trip_as_nulls() {
     let test_db = TestDb::new().await;
     let client = test_db.pool.get().await.unwrap();
-    price_store::upsert_prices(&**client, &sample_rows("GME", 20)).await.unwrap();
+    price_store::upsert_prices(&**client, &sample_rows("GME", 20))
+        .await
+        .unwrap();
     let counts = client
         .query_one(
             "SELECT count(*) FILTER (WHERE rsi IS NULL), count(*) FILTER (WHERE sma_50 IS NULL), \
@@ -86,5 +102,12 @@ async fn nulls_round_trip_as_nulls() {
         )
         .await
         .unwrap();
-    assert_eq!((counts.get::<_, i64>(0), counts.get::<_, i64>(1), counts.get::<_, i64>(2)), (14, 20, 20));
+    assert_eq!(
+        (
+            counts.get::<_, i64>(0),
+            counts.get::<_, i64>(1),
+            counts.get::<_, i64>(2)
+        ),
+        (14, 20, 20)
+    );
 }

@@ -10,7 +10,9 @@ use shared::adapters::db;
 
 /// Where the recorded fixtures live.
 pub fn fixture_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(relative)
 }
 
 pub fn read_fixture(relative: &str) -> String {
@@ -104,7 +106,12 @@ impl CapturedBus {
         let bus_name = format!("tft-test-{suffix}");
         let http = reqwest::Client::new();
         let queue_name = format!("captured-{suffix}");
-        let created = sqs(&http, "CreateQueue", serde_json::json!({"QueueName": queue_name})).await;
+        let created = sqs(
+            &http,
+            "CreateQueue",
+            serde_json::json!({"QueueName": queue_name}),
+        )
+        .await;
         let queue_url = created["QueueUrl"].as_str().expect("QueueUrl").to_string();
         let attrs = sqs(
             &http,
@@ -112,14 +119,25 @@ impl CapturedBus {
             serde_json::json!({"QueueUrl": queue_url, "AttributeNames": ["QueueArn"]}),
         )
         .await;
-        let queue_arn = attrs["Attributes"]["QueueArn"].as_str().expect("QueueArn").to_string();
+        let queue_arn = attrs["Attributes"]["QueueArn"]
+            .as_str()
+            .expect("QueueArn")
+            .to_string();
 
-        client.create_event_bus().name(&bus_name).send().await.expect("create bus");
+        client
+            .create_event_bus()
+            .name(&bus_name)
+            .send()
+            .await
+            .expect("create bus");
         client
             .put_rule()
             .event_bus_name(&bus_name)
             .name("capture-all")
-            .event_pattern(format!(r#"{{"source":["{}"]}}"#, shared::adapters::eventbridge::EVENT_SOURCE))
+            .event_pattern(format!(
+                r#"{{"source":["{}"]}}"#,
+                shared::adapters::eventbridge::EVENT_SOURCE
+            ))
             .send()
             .await
             .expect("put rule");
@@ -137,7 +155,11 @@ impl CapturedBus {
             .send()
             .await
             .expect("put targets");
-        Self { bus_name, queue_url, http }
+        Self {
+            bus_name,
+            queue_url,
+            http,
+        }
     }
 
     /// Every event delivered so far (the full EventBridge envelope as JSON).
@@ -203,6 +225,9 @@ mod tests {
             with_database("postgres://u@127.0.0.1:5/postgres?sslmode=disable", "t1"),
             "postgres://u@127.0.0.1:5/t1?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://u@h/db", "t2"), "postgres://u@h/t2");
+        assert_eq!(
+            with_database("postgres://u@h/db", "t2"),
+            "postgres://u@h/t2"
+        );
     }
 }

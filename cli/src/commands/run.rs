@@ -47,7 +47,12 @@ async fn scrape_prices_job(config: &Config) -> anyhow::Result<ScrapePrices> {
         Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
         None => None,
     };
-    Ok(ScrapePrices::new(pool, YahooClient::new(config.yahoo.clone())?, config.prices.clone()).with_events(events))
+    Ok(ScrapePrices::new(
+        pool,
+        YahooClient::new(config.yahoo.clone())?,
+        config.prices.clone(),
+    )
+    .with_events(events))
 }
 
 fn today_in_new_york() -> NaiveDate {
@@ -57,7 +62,11 @@ fn today_in_new_york() -> NaiveDate {
 pub async fn run(function: Function) -> anyhow::Result<()> {
     let config = Config::from_process_env()?;
     match function {
-        Function::ScrapePrices { date, tickers, event } => {
+        Function::ScrapePrices {
+            date,
+            tickers,
+            event,
+        } => {
             let run = match event {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
@@ -79,7 +88,11 @@ pub async fn run(function: Function) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn backfill(years: u32, tickers: Option<Vec<String>>, date: Option<NaiveDate>) -> anyhow::Result<()> {
+pub async fn backfill(
+    years: u32,
+    tickers: Option<Vec<String>>,
+    date: Option<NaiveDate>,
+) -> anyhow::Result<()> {
     let config = Config::from_process_env()?;
     let mut job = scrape_prices_job(&config).await?;
     let run = DailyRun {

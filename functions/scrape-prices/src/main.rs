@@ -21,8 +21,12 @@ async fn main() -> Result<(), Error> {
         Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
         None => None,
     };
-    let job = ScrapePrices::new(pool, YahooClient::new(config.yahoo.clone())?, config.prices.clone())
-        .with_events(events);
+    let job = ScrapePrices::new(
+        pool,
+        YahooClient::new(config.yahoo.clone())?,
+        config.prices.clone(),
+    )
+    .with_events(events);
     let job = &job;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -18,9 +18,15 @@ pub enum PublishError {
         source: serde_json::Error,
     },
     #[error("EventBridge refused the {detail_type} event: {message}")]
-    Rejected { detail_type: String, message: String },
+    Rejected {
+        detail_type: String,
+        message: String,
+    },
     #[error("could not reach EventBridge to put {detail_type}: {message}")]
-    Transport { detail_type: String, message: String },
+    Transport {
+        detail_type: String,
+        message: String,
+    },
 }
 
 /// Puts events on one bus. Built once per container.
@@ -51,11 +57,16 @@ impl EventPublisher {
 
     /// Puts one event with `detail` serialised as JSON.
     #[tracing::instrument(skip(self, detail), fields(bus = %self.bus_name))]
-    pub async fn publish<T: Serialize>(&self, detail_type: &str, detail: &T) -> Result<(), PublishError> {
-        let detail_json = serde_json::to_string(detail).map_err(|source| PublishError::Serialise {
-            detail_type: detail_type.to_string(),
-            source,
-        })?;
+    pub async fn publish<T: Serialize>(
+        &self,
+        detail_type: &str,
+        detail: &T,
+    ) -> Result<(), PublishError> {
+        let detail_json =
+            serde_json::to_string(detail).map_err(|source| PublishError::Serialise {
+                detail_type: detail_type.to_string(),
+                source,
+            })?;
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(EVENT_SOURCE)

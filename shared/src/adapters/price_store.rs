@@ -56,7 +56,10 @@ pub async fn last_stored_date(
 
 /// Every stored bar of `ticker`, oldest first.
 #[tracing::instrument(skip(client))]
-pub async fn load_bars(client: &impl GenericClient, ticker: &str) -> Result<Vec<DailyBar>, DbError> {
+pub async fn load_bars(
+    client: &impl GenericClient,
+    ticker: &str,
+) -> Result<Vec<DailyBar>, DbError> {
     let rows = client
         .query_typed(
             "SELECT date, open, high, low, close, adjusted_close, volume \

@@ -44,7 +44,10 @@ pub fn validate_bar(bar: &DailyBar) -> Result<(), InvalidBar> {
 /// Keeps the valid bars and returns how many were dropped.
 pub fn drop_invalid_bars(bars: Vec<DailyBar>) -> (Vec<DailyBar>, usize) {
     let before = bars.len();
-    let kept: Vec<DailyBar> = bars.into_iter().filter(|b| validate_bar(b).is_ok()).collect();
+    let kept: Vec<DailyBar> = bars
+        .into_iter()
+        .filter(|b| validate_bar(b).is_ok())
+        .collect();
     let dropped = before - kept.len();
     (kept, dropped)
 }
@@ -154,7 +157,10 @@ mod tests {
         let stored = [bar(1, 1.0), bar(2, 2.0), bar(3, 3.0)];
         let fetched = [bar(2, 2.5), bar(3, 3.0), bar(4, 4.0)];
         let (merged, start) = merge_history(&stored, &fetched);
-        assert_eq!(merged, vec![bar(1, 1.0), bar(2, 2.5), bar(3, 3.0), bar(4, 4.0)]);
+        assert_eq!(
+            merged,
+            vec![bar(1, 1.0), bar(2, 2.5), bar(3, 3.0), bar(4, 4.0)]
+        );
         assert_eq!(start, 1);
         let (merged, start) = merge_history(&stored, &[]);
         assert_eq!((merged.len(), start), (3, 3));

@@ -35,8 +35,7 @@ pub fn normalize_ticker(raw: &str) -> Result<String, InvalidTicker> {
         return Err(invalid("root must be 1-5 letters"));
     }
     if let Some(class) = parts.next() {
-        if class.is_empty() || class.len() > 2 || !class.chars().all(|c| c.is_ascii_uppercase())
-        {
+        if class.is_empty() || class.len() > 2 || !class.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(invalid("class suffix must be 1-2 letters"));
         }
     }

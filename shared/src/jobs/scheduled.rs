@@ -66,9 +66,13 @@ mod tests {
     #[test]
     fn scheduled_time_is_read_in_new_york() {
         // 16:30 EST on Monday 2021-01-04 is 21:30 UTC.
-        let event = json!({"detail-type": "Scheduled Event", "time": "2021-01-04T21:30:00Z", "detail": {}});
+        let event =
+            json!({"detail-type": "Scheduled Event", "time": "2021-01-04T21:30:00Z", "detail": {}});
         let run = DailyRun::from_event(&event).unwrap();
-        assert_eq!(run.trading_date, NaiveDate::from_ymd_opt(2021, 1, 4).unwrap());
+        assert_eq!(
+            run.trading_date,
+            NaiveDate::from_ymd_opt(2021, 1, 4).unwrap()
+        );
         assert_eq!(run.tickers, None);
     }
 
@@ -77,7 +81,10 @@ mod tests {
         let event = json!({"time": "2021-01-05T21:30:00Z",
             "detail": {"trading_date": "2020-12-31", "tickers": ["AAPL"]}});
         let run = DailyRun::from_event(&event).unwrap();
-        assert_eq!(run.trading_date, NaiveDate::from_ymd_opt(2020, 12, 31).unwrap());
+        assert_eq!(
+            run.trading_date,
+            NaiveDate::from_ymd_opt(2020, 12, 31).unwrap()
+        );
         assert_eq!(run.tickers.as_deref(), Some(&["AAPL".to_string()][..]));
     }
 

@@ -154,7 +154,9 @@ impl ScrapePrices {
                     universe = u;
                     rejected.extend(more.into_iter().map(|e| e.to_string()));
                 }
-                Err(e) => tracing::warn!(error = %e, "trending tickers unavailable; watchlist only"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "trending tickers unavailable; watchlist only")
+                }
             }
         }
         (universe, rejected)
@@ -162,7 +164,11 @@ impl ScrapePrices {
 
     /// Runs the daily job for the event's trading date.
     #[tracing::instrument(skip(self), fields(trading_date = %run.trading_date))]
-    pub async fn handle(&self, run: &DailyRun, window: FetchWindow) -> anyhow::Result<ScrapePricesSummary> {
+    pub async fn handle(
+        &self,
+        run: &DailyRun,
+        window: FetchWindow,
+    ) -> anyhow::Result<ScrapePricesSummary> {
         let (universe, rejected_symbols) = self.universe(run).await;
         let mut summary = ScrapePricesSummary {
             trading_date: Some(run.trading_date),
@@ -240,12 +246,19 @@ impl ScrapePrices {
         Ok(summary)
     }
 
-    fn window_start(&self, stored: &[DailyBar], trading_date: NaiveDate, window: FetchWindow) -> NaiveDate {
+    fn window_start(
+        &self,
+        stored: &[DailyBar],
+        trading_date: NaiveDate,
+        window: FetchWindow,
+    ) -> NaiveDate {
         let days_back = |d: NaiveDate, n: u32| d.checked_sub_days(Days::new(n.into())).unwrap_or(d);
         let initial = days_back(trading_date, self.config.initial_history_days);
         match (window, stored.last()) {
             (FetchWindow::Backfill { days }, _) => days_back(trading_date, days),
-            (FetchWindow::Incremental, Some(last)) => days_back(last.date, self.config.overlap_days),
+            (FetchWindow::Incremental, Some(last)) => {
+                days_back(last.date, self.config.overlap_days)
+            }
             (FetchWindow::Incremental, None) => initial,
         }
     }
@@ -295,7 +308,10 @@ impl ScrapePrices {
         let rows = price_rows(ticker, &merged, start);
 
         let mut client = self.pool.get().await.map_err(DbError::from)?;
-        let tx = client.transaction().await.context("begin the price upsert")?;
+        let tx = client
+            .transaction()
+            .await
+            .context("begin the price upsert")?;
         let counts = price_store::upsert_prices(&*tx, &rows).await?;
         tx.commit().await.context("commit the price upsert")?;
         report.rows_inserted = counts.inserted;

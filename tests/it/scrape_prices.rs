@@ -1,0 +1,270 @@
+//! The scrape-prices handler end to end: recorded Yahoo responses through wiremock,
+//! a fresh PostgreSQL database, and `prices.updated` on an EventBridge bus in moto.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use integration_tests::{eventbridge_client, read_fixture, CapturedBus, TestDb};
+use serde_json::{json, Value};
+use shared::adapters::eventbridge::EventPublisher;
+use shared::adapters::yahoo::{YahooClient, YahooSettings};
+use shared::config::PriceJobConfig;
+use shared::jobs::scheduled::DailyRun;
+use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices, PRICES_UPDATED};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::price_store::table_fingerprint;
+
+const TSLA: &str = "yahoo_chart/historical-via-chart-dividends-TSLA-no-dividends.body.json";
+const MSFT: &str =
+    "yahoo_chart/historical-via-chart-MSFT-dividends-2021-02-01-to-2022-01-31.csv.body.json";
+const NVDA: &str =
+    "yahoo_chart/historical-via-chart-NVDA-split-2021-02-01-to-2022-01-31.csv.body.json";
+
+async fn serve(server: &MockServer, ticker: &str, body: String) {
+    Mock::given(method("GET"))
+        .and(path(format!("/v8/finance/chart/{ticker}")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(server)
+        .await;
+}
+
+fn job(test_db: &TestDb, yahoo: &MockServer, watchlist: &[&str]) -> ScrapePrices {
+    let yahoo = YahooClient::new(YahooSettings {
+        base_url: yahoo.uri(),
+        request_timeout: Duration::from_secs(5),
+        max_retries: 1,
+        min_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+        ..YahooSettings::default()
+    })
+    .unwrap();
+    let config = PriceJobConfig {
+        watchlist: watchlist.iter().map(|s| s.to_string()).collect(),
+        concurrency: 3,
+        overlap_days: 7,
+        initial_history_days: 20 * 366,
+    };
+    ScrapePrices::new(test_db.pool.clone(), yahoo, config)
+}
+
+fn scheduled_event(time: &str) -> DailyRun {
+    DailyRun::from_event(&json!({
+        "version": "0", "id": "d32c5kddcf5bb8c3", "detail-type": "Scheduled Event",
+        "source": "aws.scheduler", "time": time, "detail": {}
+    }))
+    .unwrap()
+}
+
+async fn count_rows(test_db: &TestDb, ticker: &str) -> i64 {
+    let client = test_db.pool.get().await.unwrap();
+    client
+        .query_one(
+            "SELECT count(*) FROM stock_prices WHERE ticker = $1",
+            &[&ticker],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn same_event_twice_gives_the_same_table_and_a_failing_ticker_fails_alone() {
+    let test_db = TestDb::new().await;
+    let yahoo = MockServer::start().await;
+    serve(&yahoo, "TSLA", read_fixture(TSLA)).await;
+    serve(&yahoo, "MSFT", read_fixture(MSFT)).await;
+    serve(&yahoo, "NVDA", read_fixture(NVDA)).await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/BROKE"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&yahoo)
+        .await;
+
+    let eventbridge = eventbridge_client().await;
+    let bus = CapturedBus::new(&eventbridge).await;
+    let job = job(&test_db, &yahoo, &["TSLA", "msft", "NVDA", "BROKE"]).with_events(Some(
+        EventPublisher::new(eventbridge.clone(), bus.bus_name.clone()),
+    ));
+    // 16:30 New York on Monday 2022-01-31.
+    let run = scheduled_event("2022-01-31T21:30:00Z");
+
+    let first = job.handle(&run, FetchWindow::Incremental).await.unwrap();
+    assert_eq!(first.tickers_ok, ["MSFT", "NVDA", "TSLA"]);
+    assert_eq!(first.tickers_failed.len(), 1);
+    assert_eq!(first.tickers_failed[0].ticker, "BROKE");
+    assert!(
+        first.tickers_failed[0].error.contains("500"),
+        "{:?}",
+        first.tickers_failed
+    );
+    assert_eq!(first.rows_updated, 0);
+    assert_eq!(first.rows_inserted as usize, first.bars_fetched);
+    // MSFT: the recording holds 2021-02-01..2022-01-31, every day a trading day.
+    assert_eq!(count_rows(&test_db, "MSFT").await, 252);
+    // TSLA: the recording runs to 2023-08; only bars up to the trading date are stored.
+    let client = test_db.pool.get().await.unwrap();
+    let (first_day, last_day): (NaiveDate, NaiveDate) = {
+        let r = client
+            .query_one(
+                "SELECT min(date), max(date) FROM stock_prices WHERE ticker = 'TSLA'",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(first_day, NaiveDate::from_ymd_opt(2010, 6, 29).unwrap());
+    assert_eq!(last_day, NaiveDate::from_ymd_opt(2022, 1, 31).unwrap());
+    // Warm-up rows are NULL exactly as long as each indicator needs.
+    let warmup = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE rsi IS NULL), count(*) FILTER (WHERE sma_200 IS NULL), \
+                    count(*) FILTER (WHERE macd_signal IS NULL), count(*) FILTER (WHERE bb_upper IS NULL) \
+             FROM stock_prices WHERE ticker = 'TSLA'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let warmup: [i64; 4] = [warmup.get(0), warmup.get(1), warmup.get(2), warmup.get(3)];
+    assert_eq!(warmup, [14, 199, 33, 19]);
+
+    let before = table_fingerprint(&client).await;
+    let second = job.handle(&run, FetchWindow::Incremental).await.unwrap();
+    assert_eq!((second.rows_inserted, second.rows_updated), (0, 0));
+    assert_eq!(second.tickers_ok, first.tickers_ok);
+    assert_eq!(
+        table_fingerprint(&client).await,
+        before,
+        "the re-run changed the table"
+    );
+
+    // The re-run fetched incrementally: from the last stored day minus 7 days.
+    let requests = yahoo.received_requests().await.unwrap();
+    let msft_period1: Vec<i64> = requests
+        .iter()
+        .filter(|r| r.url.path().ends_with("/MSFT"))
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "period1")
+                .map(|(_, v)| v.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(msft_period1.len(), 2);
+    // MSFT's recording ends on Friday 2022-01-28: 7 days before is 2022-01-21, from
+    // midnight New York (05:00 UTC).
+    let incremental_from = chrono::DateTime::from_timestamp(msft_period1[1], 0).unwrap();
+    assert_eq!(incremental_from.to_rfc3339(), "2022-01-21T05:00:00+00:00");
+
+    // Both runs announced prices.updated for the trading day; consumers dedupe on it.
+    let events = bus.drain().await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for (event, rows) in events.iter().zip([first.rows_written(), 0]) {
+        assert_eq!(event["detail-type"], PRICES_UPDATED);
+        assert_eq!(event["source"], "tft.trader");
+        assert_eq!(event["detail"]["trading_date"], "2022-01-31");
+        assert_eq!(event["detail"]["tickers"], json!(["MSFT", "NVDA", "TSLA"]));
+        assert_eq!(event["detail"]["tickers_failed"][0]["ticker"], "BROKE");
+        assert_eq!(event["detail"]["rows_written"], rows);
+    }
+}
+
+/// What Yahoo served for NVDA before its 4:1 split of 2021-07-20: the recording (made
+/// after the split) with the earlier bars scaled back by 4 and the split event removed.
+fn nvda_as_seen_before_the_split() -> String {
+    let mut chart: Value = serde_json::from_str(&read_fixture(NVDA)).unwrap();
+    let result = &mut chart["chart"]["result"][0];
+    let split_ts = 1_626_787_800_i64; // 2021-07-20 09:30 New York
+    let timestamps: Vec<i64> = result["timestamp"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_i64().unwrap())
+        .collect();
+    let scale = |v: &mut Value, factor: f64| {
+        if let Some(x) = v.as_f64() {
+            *v = json!(x * factor);
+        }
+    };
+    for (i, ts) in timestamps.iter().enumerate() {
+        if *ts >= split_ts {
+            continue;
+        }
+        for field in ["open", "high", "low", "close"] {
+            scale(&mut result["indicators"]["quote"][0][field][i], 4.0);
+        }
+        scale(&mut result["indicators"]["adjclose"][0]["adjclose"][i], 4.0);
+        let volume = &mut result["indicators"]["quote"][0]["volume"][i];
+        if let Some(v) = volume.as_i64() {
+            *volume = json!(v / 4);
+        }
+    }
+    if let Some(events) = result.get_mut("events") {
+        events.as_object_mut().unwrap().remove("splits");
+    }
+    chart.to_string()
+}
+
+#[tokio::test]
+async fn a_split_after_the_last_stored_day_rewrites_the_history_on_the_new_scale() {
+    let test_db = TestDb::new().await;
+    let yahoo = MockServer::start().await;
+    serve(&yahoo, "NVDA", nvda_as_seen_before_the_split()).await;
+    let job = job(&test_db, &yahoo, &["NVDA"]);
+
+    let before_split = DailyRun {
+        trading_date: NaiveDate::from_ymd_opt(2021, 7, 16).unwrap(),
+        tickers: None,
+    };
+    job.handle(&before_split, FetchWindow::Incremental)
+        .await
+        .unwrap();
+    let client = test_db.pool.get().await.unwrap();
+    let close_on = |day: &'static str| {
+        let client = &client;
+        async move {
+            let day: NaiveDate = day.parse().unwrap();
+            client
+                .query_one(
+                    "SELECT close FROM stock_prices WHERE ticker = 'NVDA' AND date = $1",
+                    &[&day],
+                )
+                .await
+                .unwrap()
+                .get::<_, f64>(0)
+        }
+    };
+    let unadjusted = close_on("2021-07-16").await;
+
+    yahoo.reset().await;
+    serve(&yahoo, "NVDA", read_fixture(NVDA)).await;
+    let after_split = DailyRun {
+        trading_date: NaiveDate::from_ymd_opt(2021, 7, 30).unwrap(),
+        tickers: None,
+    };
+    let summary = job
+        .handle(&after_split, FetchWindow::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(summary.full_refetches, ["NVDA"]);
+    assert!(summary.rows_updated > 100, "{summary:?}");
+
+    let adjusted = close_on("2021-07-16").await;
+    assert!(
+        (adjusted * 4.0 - unadjusted).abs() < 1e-6 * unadjusted,
+        "{adjusted} vs {unadjusted}"
+    );
+    // No stored bar is left on the old scale: the largest day-to-day move is no split.
+    let max_jump: f64 = client
+        .query_one(
+            "SELECT max(abs(close / prev - 1)) FROM (SELECT close, lag(close) OVER (ORDER BY date) AS prev \
+             FROM stock_prices WHERE ticker = 'NVDA') t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(max_jump < 0.2, "a {max_jump} jump survived the rewrite");
+}
