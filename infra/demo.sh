@@ -24,7 +24,7 @@ trap 'kill $replay 2>/dev/null' EXIT
 for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 export YAHOO_BASE_URL="http://127.0.0.1:$port" TFT_EVENT_BUS_NAME=tft-trader-demo
-export TFT_WATCHLIST=TSLA,MSFT,NVDA,NOSUCH TFT_INITIAL_HISTORY_DAYS=4000 RUST_LOG=warn
+export TFT_WATCHLIST=TSLA,MSFT,NVDA,ZZZZZ TFT_INITIAL_HISTORY_DAYS=4000 RUST_LOG=warn
 # The bus, and a queue that receives everything put on it, in moto.
 "$py" - <<'PY'
 import boto3, os

@@ -70,13 +70,29 @@ if [ -z "${DATABASE_URL:-}" ]; then
   fi
   pgdata="$work/pgdata"
   pg_port="$(free_port)"
+  # TLS: a throwaway CA and a server certificate for "localhost" only, so the tests can
+  # prove the client verifies the chain and the host name (tests/it/tls.rs).
+  command -v openssl >/dev/null 2>&1 || apt_install OpenSSL openssl
+  tls="$work/tls"; mkdir -p "$tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" -subj "/CN=TFT Trader test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$tls/server.key" -out "$tls/server.csr" -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/ext.cnf"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial \
+    -days 2 -extfile "$tls/ext.cnf" -out "$tls/server.crt" 2>/dev/null
+  chmod 600 "$tls/server.key"
+  [ "$(id -u)" = 0 ] && chown -R postgres "$tls"
+  export TEST_PG_CA_CERT="$tls/ca.crt"
   "${runas[@]}" "$pg_bin/initdb" -D "$pgdata" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$work/initdb.log" 2>&1 \
     || { cat "$work/initdb.log" >&2; exit 1; }
   "${runas[@]}" "$pg_bin/pg_ctl" -D "$pgdata" -l "$work/postgres.log" -w -t 30 \
-    -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key" \
     start >/dev/null || { cat "$work/postgres.log" >&2; exit 1; }
   export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
-  log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port"
+  export TEST_PG_PORT="$pg_port"
+  log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port (TLS on, test CA)"
 
   # --- PgBouncer (transaction mode), only in front of our own cluster --------
   if ! command -v pgbouncer >/dev/null 2>&1; then apt_install PgBouncer pgbouncer; fi

@@ -25,6 +25,20 @@ pub struct DatabaseConfig {
     /// functions use the `-pooler` URL (PgBouncer, transaction mode); migrations the direct one.
     pub url: SecretString,
     pub max_connections: usize,
+    /// Extra trusted CA certificates (PEM), for servers whose certificate is not signed
+    /// by a public root (RDS, self-hosted). Neon needs none.
+    pub ca_cert_file: Option<std::path::PathBuf>,
+}
+
+impl DatabaseConfig {
+    /// A config for `url` with defaults for the rest.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: SecretString::from(url.into()),
+            max_connections: 4,
+            ca_cert_file: None,
+        }
+    }
 }
 
 /// What the price job fetches and how.
@@ -105,7 +119,7 @@ where
 
 impl DatabaseConfig {
     /// `DATABASE_URL` (required), `DATABASE_MAX_CONNECTIONS` (default 4: a Lambda
-    /// container serves one invocation at a time).
+    /// container serves one invocation at a time), `DATABASE_CA_CERT` (optional PEM file).
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let url = env
             .get("DATABASE_URL")
@@ -120,6 +134,7 @@ impl DatabaseConfig {
         Ok(Self {
             url: SecretString::from(url),
             max_connections,
+            ca_cert_file: env.get("DATABASE_CA_CERT").map(Into::into),
         })
     }
 }
@@ -129,7 +144,7 @@ impl Config {
         Self::from_env(&ProcessEnv)
     }
 
-    /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `TFT_WATCHLIST` (comma
+    /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `DATABASE_CA_CERT`, `TFT_WATCHLIST` (comma
     /// separated), `TFT_FETCH_CONCURRENCY`, `TFT_OVERLAP_DAYS`, `TFT_INITIAL_HISTORY_DAYS`,
     /// `TFT_EVENT_BUS_NAME`, `YAHOO_BASE_URL`, `YAHOO_TIMEOUT_SECS`, `YAHOO_MAX_RETRIES`.
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {

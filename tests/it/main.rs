@@ -6,4 +6,5 @@ mod migrations;
 mod pgbouncer;
 mod price_store;
 mod scrape_prices;
+mod tls;
 mod yahoo;

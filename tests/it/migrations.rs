@@ -4,7 +4,7 @@ use shared::adapters::db;
 #[tokio::test]
 async fn migrations_apply_once_and_create_stock_prices() {
     let test_db = TestDb::new().await; // applies every migration
-    let again = db::migrate(&test_db.url).await.unwrap();
+    let again = db::migrate(&test_db.database).await.unwrap();
     assert!(again.is_empty(), "second run applied {again:?}");
 
     let client = test_db.pool.get().await.unwrap();

@@ -13,7 +13,7 @@ use crate::price_store::sample_rows;
 async fn store_queries_work_through_a_transaction_mode_pooler() {
     let test_db = TestDb::new().await;
     // 12 client connections over PgBouncer's 4 server connections.
-    let pool = db::connect_pool(&test_db.pgbouncer_url(), 12).unwrap();
+    let pool = db::connect_pool(&test_db.through_pgbouncer(12)).unwrap();
     db::ping(&pool).await.unwrap();
 
     let tasks = (0..12).map(|i| {
@@ -50,7 +50,7 @@ async fn store_queries_work_through_a_transaction_mode_pooler() {
 #[tokio::test]
 async fn a_named_statement_outside_a_transaction_breaks_behind_the_pooler() {
     let test_db = TestDb::new().await;
-    let pool = db::connect_pool(&test_db.pgbouncer_url(), 2).unwrap();
+    let pool = db::connect_pool(&test_db.through_pgbouncer(2)).unwrap();
     let a = pool.get().await.unwrap();
     let mut b = pool.get().await.unwrap();
 

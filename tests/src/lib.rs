@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 
 use deadpool_postgres::Pool;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use shared::adapters::db;
+use shared::config::DatabaseConfig;
 
 /// Where the recorded fixtures live.
 pub fn fixture_path(relative: &str) -> PathBuf {
@@ -48,7 +49,7 @@ pub fn with_database(url: &str, database: &str) -> String {
 /// A database of its own for one test, migrated, with a pool on it.
 pub struct TestDb {
     pub name: String,
-    pub url: SecretString,
+    pub database: DatabaseConfig,
     pub pool: Pool,
 }
 
@@ -65,19 +66,31 @@ impl TestDb {
             .simple_query(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create the test database");
-        let url = SecretString::from(with_database(&admin_url, &name));
-        db::migrate(&url).await.expect("migrate the test database");
-        let pool = db::connect_pool(&url, 8).expect("pool");
-        Self { name, url, pool }
+        let database = DatabaseConfig {
+            max_connections: 8,
+            ..DatabaseConfig::new(with_database(&admin_url, &name))
+        };
+        db::migrate(&database)
+            .await
+            .expect("migrate the test database");
+        let pool = db::connect_pool(&database).expect("pool");
+        Self {
+            name,
+            database,
+            pool,
+        }
     }
 
-    /// A URL for this database through PgBouncer (transaction mode).
-    pub fn pgbouncer_url(&self) -> SecretString {
-        SecretString::from(with_database(&required_env("PGBOUNCER_URL"), &self.name))
+    /// This database through PgBouncer (transaction mode).
+    pub fn through_pgbouncer(&self, max_connections: usize) -> DatabaseConfig {
+        DatabaseConfig {
+            max_connections,
+            ..DatabaseConfig::new(with_database(&required_env("PGBOUNCER_URL"), &self.name))
+        }
     }
 
-    pub fn url_str(&self) -> &str {
-        self.url.expose_secret()
+    pub fn url(&self) -> &str {
+        self.database.url.expose_secret()
     }
 }
 

@@ -30,7 +30,7 @@ pub enum Function {
 
 pub async fn migrate() -> anyhow::Result<()> {
     let database = DatabaseConfig::from_env(&ProcessEnv)?;
-    let applied = db::migrate(&database.url).await?;
+    let applied = db::migrate(&database).await?;
     if applied.is_empty() {
         println!("database is up to date");
     } else {
@@ -42,7 +42,7 @@ pub async fn migrate() -> anyhow::Result<()> {
 }
 
 async fn scrape_prices_job(config: &Config) -> anyhow::Result<ScrapePrices> {
-    let pool = db::connect_pool(&config.database.url, config.database.max_connections)?;
+    let pool = db::connect_pool(&config.database)?;
     let events = match &config.event_bus_name {
         Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
         None => None,

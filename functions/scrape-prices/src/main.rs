@@ -12,7 +12,7 @@ use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let config = Config::from_process_env()?;
-    let pool = db::connect_pool(&config.database.url, config.database.max_connections)?;
+    let pool = db::connect_pool(&config.database)?;
     // Pay the TLS handshake during init, not during the first invocation.
     if let Err(e) = db::ping(&pool).await {
         tracing::warn!(error = %e, "database not reachable at init; will retry per invocation");

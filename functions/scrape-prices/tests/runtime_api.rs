@@ -7,12 +7,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use integration_tests::{read_fixture, TestDb};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const MSFT: &str = "yahoo_chart/historical-via-chart-MSFT-dividends-2021-02-01-to-2022-01-31.csv.body.json";
+const MSFT: &str =
+    "yahoo_chart/historical-via-chart-MSFT-dividends-2021-02-01-to-2022-01-31.csv.body.json";
 
 struct Function(Child);
 
@@ -24,7 +24,12 @@ impl Drop for Function {
 }
 
 /// Serves one invocation with `event` and returns the body the function posted.
-async fn invoke_once(test_db: &TestDb, yahoo: &MockServer, request_id: &str, event: &Value) -> Value {
+async fn invoke_once(
+    test_db: &TestDb,
+    yahoo: &MockServer,
+    request_id: &str,
+    event: &Value,
+) -> Value {
     let runtime = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/2018-06-01/runtime/invocation/next"))
@@ -50,22 +55,30 @@ async fn invoke_once(test_db: &TestDb, yahoo: &MockServer, request_id: &str, eve
         .mount(&runtime)
         .await;
     Mock::given(method("POST"))
-        .and(path_regex("^/2018-06-01/runtime/(invocation/.*/(response|error)|init/error)$"))
+        .and(path_regex(
+            "^/2018-06-01/runtime/(invocation/.*/(response|error)|init/error)$",
+        ))
         .respond_with(ResponseTemplate::new(202))
         .mount(&runtime)
         .await;
 
     let address = runtime.address();
     let child = Command::new(env!("CARGO_BIN_EXE_scrape-prices"))
-        .env("AWS_LAMBDA_RUNTIME_API", format!("{}:{}", address.ip(), address.port()))
+        .env(
+            "AWS_LAMBDA_RUNTIME_API",
+            format!("{}:{}", address.ip(), address.port()),
+        )
         .env("AWS_LAMBDA_FUNCTION_NAME", "tft-scrape-prices-test")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/tft-scrape-prices-test")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/tft-scrape-prices-test",
+        )
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_LAMBDA_LOG_LEVEL", "INFO")
-        .env("DATABASE_URL", test_db.url.expose_secret())
+        .env("DATABASE_URL", test_db.url())
         .env("YAHOO_BASE_URL", yahoo.uri())
         .env("TFT_WATCHLIST", "MSFT")
         .env_remove("TFT_EVENT_BUS_NAME")
@@ -87,7 +100,10 @@ async fn invoke_once(test_db: &TestDb, yahoo: &MockServer, request_id: &str, eve
             );
             return serde_json::from_slice(&post.body).expect("JSON response");
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "no response from the function");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no response from the function"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -98,7 +114,9 @@ async fn the_lambda_binary_handles_the_same_scheduled_event_twice_without_duplic
     let yahoo = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v8/finance/chart/MSFT"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(read_fixture(MSFT), "application/json"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(read_fixture(MSFT), "application/json"),
+        )
         .mount(&yahoo)
         .await;
     // The input template.yaml gives the scheduler: 16:30 New York, Friday 2022-01-28.
@@ -111,11 +129,20 @@ async fn the_lambda_binary_handles_the_same_scheduled_event_twice_without_duplic
     assert_eq!(first["rows_inserted"], 252);
 
     let second = invoke_once(&test_db, &yahoo, "req-2", &event).await;
-    assert_eq!((second["rows_inserted"].clone(), second["rows_updated"].clone()), (json!(0), json!(0)));
+    assert_eq!(
+        (
+            second["rows_inserted"].clone(),
+            second["rows_updated"].clone()
+        ),
+        (json!(0), json!(0))
+    );
 
     let client = test_db.pool.get().await.unwrap();
     let row = client
-        .query_one("SELECT count(*), count(DISTINCT date) FROM stock_prices WHERE ticker = 'MSFT'", &[])
+        .query_one(
+            "SELECT count(*), count(DISTINCT date) FROM stock_prices WHERE ticker = 'MSFT'",
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (252, 252));

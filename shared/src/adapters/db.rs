@@ -14,14 +14,19 @@
 //! `sslmode=require` (or `verify-full`) in the URL gives TLS with the server
 //! certificate verified against the webpki root store (Mozilla's roots, compiled in,
 //! so no system store is needed on Lambda). `sslmode=disable` gives plain TCP
-//! (a local test cluster); the default, `prefer`, tries TLS first.
+//! (a local test cluster); the default, `prefer`, tries TLS first. A private CA (RDS,
+//! a self-hosted server) is trusted in addition through `DATABASE_CA_CERT` (a PEM file).
 
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use rustls::pki_types::{pem::PemObject, CertificateDer};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::config::DatabaseConfig;
 
 /// A database failure, with the operation that failed.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +45,8 @@ pub enum DbError {
     },
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("cannot use the CA certificate file {path}: {reason}")]
+    CaCertificate { path: String, reason: String },
 }
 
 /// Attaches what was being done to a driver error.
@@ -53,17 +60,33 @@ impl<T> QueryContext<T> for Result<T, tokio_postgres::Error> {
     }
 }
 
-fn tls_connector() -> MakeRustlsConnect {
-    let roots = rustls::RootCertStore {
+fn tls_connector(extra_ca: Option<&Path>) -> Result<MakeRustlsConnect, DbError> {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = extra_ca {
+        let fail = |reason: String| DbError::CaCertificate {
+            path: path.display().to_string(),
+            reason,
+        };
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| fail(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(fail("no certificate in the file".into()));
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| fail(e.to_string()))?;
+        }
+    }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("aws-lc-rs supports the default TLS versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
-    MakeRustlsConnect::new(config)
+    Ok(MakeRustlsConnect::new(config))
 }
 
 /// Parses a libpq URL. Accepts `sslmode=verify-full`/`verify-ca` (which tokio-postgres
@@ -80,17 +103,17 @@ pub fn parse_url(url: &SecretString) -> Result<tokio_postgres::Config, DbError> 
 
 /// Builds the pool. Connections open lazily; call [`ping`] at init to pay the TLS
 /// handshake before the first invocation rather than during it.
-pub fn connect_pool(url: &SecretString, max_connections: usize) -> Result<Pool, DbError> {
-    let pg_config = parse_url(url)?;
+pub fn connect_pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
+    let pg_config = parse_url(&config.url)?;
     let manager = Manager::from_config(
         pg_config,
-        tls_connector(),
+        tls_connector(config.ca_cert_file.as_deref())?,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
     );
     Pool::builder(manager)
-        .max_size(max_connections)
+        .max_size(config.max_connections)
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
         .map_err(|e| DbError::Pool(e.to_string()))
@@ -113,11 +136,11 @@ mod embedded {
 
 /// Applies the SQL files in `migrations/` that this database has not seen yet, each in
 /// its own transaction, and returns the names applied. Use the direct (not pooled) URL.
-#[tracing::instrument(skip(url))]
-pub async fn migrate(url: &SecretString) -> Result<Vec<String>, DbError> {
-    let pg_config = parse_url(url)?;
+#[tracing::instrument(skip(config))]
+pub async fn migrate(config: &DatabaseConfig) -> Result<Vec<String>, DbError> {
+    let pg_config = parse_url(&config.url)?;
     let (mut client, connection) = pg_config
-        .connect(tls_connector())
+        .connect(tls_connector(config.ca_cert_file.as_deref())?)
         .await
         .context("connect for migrations")?;
     let driver = tokio::spawn(connection);
