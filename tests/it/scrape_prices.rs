@@ -268,3 +268,75 @@ async fn a_split_after_the_last_stored_day_rewrites_the_history_on_the_new_scale
         .get(0);
     assert!(max_jump < 0.2, "a {max_jump} jump survived the rewrite");
 }
+
+#[tokio::test]
+async fn backfill_fetches_the_asked_years_even_when_recent_days_are_stored() {
+    let test_db = TestDb::new().await;
+    let yahoo = MockServer::start().await;
+    serve(&yahoo, "TSLA", read_fixture(TSLA)).await;
+    let mut job = job(&test_db, &yahoo, &["TSLA"]);
+    job.config.initial_history_days = 30;
+    let run = DailyRun {
+        trading_date: NaiveDate::from_ymd_opt(2021, 12, 31).unwrap(),
+        tickers: None,
+    };
+    let recent = job.handle(&run, FetchWindow::Incremental).await.unwrap();
+    assert!(recent.rows_inserted < 25, "{recent:?}");
+
+    let backfill = job
+        .handle(&run, FetchWindow::Backfill { days: 2 * 366 })
+        .await
+        .unwrap();
+    // 732 calendar days back from 2021-12-31 is 2019-12-30: 2 + 253 (2020) + 252 (2021).
+    assert_eq!(count_rows(&test_db, "TSLA").await, 507);
+    assert_eq!(backfill.rows_inserted + recent.rows_inserted, 507);
+    let client = test_db.pool.get().await.unwrap();
+    let first: NaiveDate = client
+        .query_one(
+            "SELECT min(date) FROM stock_prices WHERE ticker = 'TSLA'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(first, NaiveDate::from_ymd_opt(2019, 12, 30).unwrap());
+}
+
+struct Trending(Vec<&'static str>);
+
+impl shared::jobs::scrape_prices::TrendingTickers for Trending {
+    fn trending<'a>(
+        &'a self,
+        _trading_date: NaiveDate,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<Vec<String>>> + Send + 'a>>
+    {
+        let tickers = self.0.iter().map(|s| s.to_string()).collect();
+        Box::pin(async move { Ok(tickers) })
+    }
+}
+
+#[tokio::test]
+async fn trending_tickers_join_the_watchlist_and_a_manual_run_names_its_own() {
+    let test_db = TestDb::new().await;
+    let yahoo = MockServer::start().await;
+    let mut job = job(&test_db, &yahoo, &["MSFT", "TSLA"]);
+    job.trending = Some(std::sync::Arc::new(Trending(vec![
+        "gme",
+        "TSLA",
+        "not a ticker",
+    ])));
+    let daily = scheduled_event("2021-01-29T21:30:00Z");
+    let (universe, rejected) = job.universe(&daily).await;
+    assert_eq!(
+        universe.tickers().collect::<Vec<_>>(),
+        ["GME", "MSFT", "TSLA"]
+    );
+    assert_eq!(rejected.len(), 1);
+
+    let manual = DailyRun {
+        tickers: Some(vec!["nvda".into()]),
+        ..daily
+    };
+    let (universe, _) = job.universe(&manual).await;
+    assert_eq!(universe.tickers().collect::<Vec<_>>(), ["NVDA"]);
+}
