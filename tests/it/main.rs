@@ -5,6 +5,7 @@
 mod migrations;
 mod pgbouncer;
 mod price_store;
+mod reddit_store;
 mod scrape_prices;
 mod tls;
 mod yahoo;

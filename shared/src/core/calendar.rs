@@ -16,6 +16,31 @@ pub fn is_weekend(d: NaiveDate) -> bool {
     matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
+/// The weekday before `d` (Friday for a Monday). Exchange holidays arrive with the NYSE
+/// calendar of the position monitor; until then a holiday counts as a (quiet) day.
+pub fn previous_weekday(d: NaiveDate) -> NaiveDate {
+    let mut p = d.pred_opt().unwrap_or(d);
+    while is_weekend(p) {
+        p = p.pred_opt().unwrap_or(p);
+    }
+    p
+}
+
+/// The instant of `time` New York wall-clock time on day `d` (the earlier one in the
+/// repeated hour of a DST change; a time skipped by DST moves an hour forward).
+pub fn new_york_instant(d: NaiveDate, time: chrono::NaiveTime) -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let local = d.and_time(time);
+    match New_York.from_local_datetime(&local).earliest() {
+        Some(t) => t.with_timezone(&Utc),
+        None => New_York
+            .from_local_datetime(&(local + chrono::Duration::hours(1)))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| local.and_utc()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,6 +58,23 @@ mod tests {
             new_york_date(t.with_timezone(&Utc)),
             NaiveDate::from_ymd_opt(2021, 1, 4).unwrap()
         );
+    }
+
+    #[test]
+    fn previous_weekday_skips_the_weekend() {
+        let d = |day| NaiveDate::from_ymd_opt(2021, 1, day).unwrap();
+        assert_eq!(previous_weekday(d(4)), d(1)); // Monday -> Friday
+        assert_eq!(previous_weekday(d(5)), d(4));
+        assert_eq!(previous_weekday(d(3)), d(1)); // Sunday -> Friday
+    }
+
+    #[test]
+    fn new_york_instants_follow_dst() {
+        let t = chrono::NaiveTime::from_hms_opt(16, 30, 0).unwrap();
+        let winter = new_york_instant(NaiveDate::from_ymd_opt(2021, 1, 4).unwrap(), t);
+        let summer = new_york_instant(NaiveDate::from_ymd_opt(2021, 7, 1).unwrap(), t);
+        assert_eq!(winter.to_rfc3339(), "2021-01-04T21:30:00+00:00");
+        assert_eq!(summer.to_rfc3339(), "2021-07-01T20:30:00+00:00");
     }
 
     #[test]

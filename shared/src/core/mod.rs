@@ -3,6 +3,7 @@
 pub mod bar;
 pub mod calendar;
 pub mod indicators;
+pub mod mention_sentiment;
 pub mod price_history;
 pub mod universe;
 

@@ -1,5 +1,6 @@
 //! One handler per Lambda function. The function's `main` builds the clients once and
 //! calls the handler; `tft run <function>` calls the very same handler locally.
 
+pub mod daily_sentiment;
 pub mod scheduled;
 pub mod scrape_prices;
