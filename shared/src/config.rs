@@ -52,6 +52,12 @@ pub struct PriceJobConfig {
     pub overlap_days: u32,
     /// History fetched for a ticker with no stored bars (enough for SMA 200 to warm up).
     pub initial_history_days: u32,
+    /// How many of the tickers most mentioned on Reddit join the watchlist (0: none).
+    pub trending_top_n: i64,
+    /// Days of mentions the trend is counted over.
+    pub trending_window_days: i64,
+    /// Mentions (distinct authors) a ticker needs to count as trending.
+    pub trending_min_mentions: i64,
 }
 
 impl Default for PriceJobConfig {
@@ -61,6 +67,9 @@ impl Default for PriceJobConfig {
             concurrency: 4,
             overlap_days: 7,
             initial_history_days: 3 * 365,
+            trending_top_n: 10,
+            trending_window_days: 3,
+            trending_min_mentions: 5,
         }
     }
 }
@@ -97,7 +106,7 @@ impl<const N: usize> EnvSource for [(&str, &str); N] {
     }
 }
 
-fn parse<T: std::str::FromStr>(
+pub(crate) fn parse<T: std::str::FromStr>(
     env: &dyn EnvSource,
     name: &'static str,
     default: T,
@@ -146,6 +155,7 @@ impl Config {
 
     /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `DATABASE_CA_CERT`, `TFT_WATCHLIST` (comma
     /// separated), `TFT_FETCH_CONCURRENCY`, `TFT_OVERLAP_DAYS`, `TFT_INITIAL_HISTORY_DAYS`,
+    /// `TFT_TRENDING_TOP_N`, `TFT_TRENDING_DAYS`, `TFT_TRENDING_MIN_MENTIONS`,
     /// `TFT_EVENT_BUS_NAME`, `YAHOO_BASE_URL`, `YAHOO_TIMEOUT_SECS`, `YAHOO_MAX_RETRIES`.
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let database = DatabaseConfig::from_env(env)?;
@@ -177,6 +187,13 @@ impl Config {
             concurrency: parse(env, "TFT_FETCH_CONCURRENCY", d.concurrency)?.max(1),
             overlap_days: parse(env, "TFT_OVERLAP_DAYS", d.overlap_days)?,
             initial_history_days: parse(env, "TFT_INITIAL_HISTORY_DAYS", d.initial_history_days)?,
+            trending_top_n: parse(env, "TFT_TRENDING_TOP_N", d.trending_top_n)?,
+            trending_window_days: parse(env, "TFT_TRENDING_DAYS", d.trending_window_days)?,
+            trending_min_mentions: parse(
+                env,
+                "TFT_TRENDING_MIN_MENTIONS",
+                d.trending_min_mentions,
+            )?,
         };
 
         Ok(Self {

@@ -45,6 +45,7 @@ fn job(test_db: &TestDb, yahoo: &MockServer, watchlist: &[&str]) -> ScrapePrices
         concurrency: 3,
         overlap_days: 7,
         initial_history_days: 20 * 366,
+        ..PriceJobConfig::default()
     };
     ScrapePrices::new(test_db.pool.clone(), yahoo, config)
 }

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use shared::adapters::{db, eventbridge::EventPublisher, yahoo::YahooClient};
 use shared::config::{Config, DatabaseConfig, ProcessEnv};
 use shared::core::calendar::new_york_date;
+use shared::jobs::daily_sentiment::RedditTrending;
 use shared::jobs::scheduled::DailyRun;
 use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices};
 
@@ -41,18 +42,25 @@ pub async fn migrate() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn scrape_prices_job(config: &Config) -> anyhow::Result<ScrapePrices> {
-    let pool = db::connect_pool(&config.database)?;
-    let events = match &config.event_bus_name {
+/// The bus publisher when `TFT_EVENT_BUS_NAME` is set (local runs usually leave it unset).
+pub async fn event_publisher(config: &Config) -> Option<EventPublisher> {
+    match &config.event_bus_name {
         Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
         None => None,
-    };
+    }
+}
+
+async fn scrape_prices_job(config: &Config) -> anyhow::Result<ScrapePrices> {
+    let pool = db::connect_pool(&config.database)?;
+    let events = event_publisher(config).await;
+    let trending = RedditTrending::from_config(pool.clone(), &config.prices);
     Ok(ScrapePrices::new(
         pool,
         YahooClient::new(config.yahoo.clone())?,
         config.prices.clone(),
     )
-    .with_events(events))
+    .with_events(events)
+    .with_trending(trending))
 }
 
 fn today_in_new_york() -> NaiveDate {

@@ -5,6 +5,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::adapters::{db, eventbridge::EventPublisher, yahoo::YahooClient};
 use shared::config::Config;
+use shared::jobs::daily_sentiment::RedditTrending;
 use shared::jobs::scheduled::DailyRun;
 use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices};
 
@@ -21,12 +22,14 @@ async fn main() -> Result<(), Error> {
         Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
         None => None,
     };
+    let trending = RedditTrending::from_config(pool.clone(), &config.prices);
     let job = ScrapePrices::new(
         pool,
         YahooClient::new(config.yahoo.clone())?,
         config.prices.clone(),
     )
-    .with_events(events);
+    .with_events(events)
+    .with_trending(trending);
     let job = &job;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -3,12 +3,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use deadpool_postgres::Pool;
 
 use crate::adapters::db::{DbError, QueryContext};
 use crate::adapters::reddit_store;
+use crate::config::PriceJobConfig;
 use crate::core::calendar::{is_weekend, new_york_date};
 use crate::core::mention_sentiment::{aggregate, SentimentWindow};
 use crate::jobs::scrape_prices::TrendingTickers;
@@ -62,6 +64,20 @@ pub struct RedditTrending {
     pub window_days: i64,
     /// Fewer mentions than this is noise, not a trend.
     pub min_mentions: i64,
+}
+
+impl RedditTrending {
+    /// The source the price job uses, or `None` when `TFT_TRENDING_TOP_N` is 0.
+    pub fn from_config(pool: Pool, config: &PriceJobConfig) -> Option<Arc<dyn TrendingTickers>> {
+        (config.trending_top_n > 0).then(|| {
+            Arc::new(Self {
+                pool,
+                top_n: config.trending_top_n,
+                window_days: config.trending_window_days,
+                min_mentions: config.trending_min_mentions,
+            }) as Arc<dyn TrendingTickers>
+        })
+    }
 }
 
 impl TrendingTickers for RedditTrending {

@@ -35,6 +35,14 @@ pub struct DailyRun {
     pub tickers: Option<Vec<String>>,
 }
 
+/// The event's `time` (the scheduled time for a scheduler input), if it has one.
+pub fn event_time(event: &serde_json::Value) -> Option<DateTime<Utc>> {
+    let time = event.get("time")?.as_str()?;
+    DateTime::parse_from_rfc3339(time)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 impl DailyRun {
     pub fn from_event(event: &serde_json::Value) -> Result<Self, EventError> {
         let detail: Detail = match event.get("detail") {
@@ -86,6 +94,19 @@ mod tests {
             NaiveDate::from_ymd_opt(2020, 12, 31).unwrap()
         );
         assert_eq!(run.tickers.as_deref(), Some(&["AAPL".to_string()][..]));
+    }
+
+    #[test]
+    fn event_time_reads_the_scheduled_time() {
+        let event = json!({"time": "2021-01-04T15:25:00Z"});
+        assert_eq!(
+            event_time(&event).unwrap().to_rfc3339(),
+            "2021-01-04T15:25:00+00:00"
+        );
+        assert_eq!(
+            event_time(&json!({"time": "<aws.scheduler.scheduled-time>"})),
+            None
+        );
     }
 
     #[test]

@@ -139,6 +139,12 @@ impl ScrapePrices {
         self
     }
 
+    /// Adds the tickers trending on Reddit to every scheduled run (`None`: watchlist only).
+    pub fn with_trending(mut self, trending: Option<Arc<dyn TrendingTickers>>) -> Self {
+        self.trending = trending;
+        self
+    }
+
     /// The tickers of a run: those the event names, else the watchlist plus trending.
     pub async fn universe(&self, run: &DailyRun) -> (Universe, Vec<String>) {
         if let Some(tickers) = &run.tickers {
