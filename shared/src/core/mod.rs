@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod indicators;
 pub mod mention_sentiment;
 pub mod price_history;
+pub mod tickers;
 pub mod universe;
 
 pub use bar::DailyBar;
