@@ -3,6 +3,7 @@
 pub mod db;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
+pub mod price_csv;
 pub mod price_store;
 // pub mod reddit_archive; (enabled once adapters::reddit lands)
 pub mod reddit_store;

@@ -2,6 +2,7 @@
 
 pub mod bar;
 pub mod calendar;
+pub mod features;
 pub mod indicators;
 pub mod mention_sentiment;
 pub mod price_history;

@@ -1,0 +1,235 @@
+//! Features and labels on real tickers (`tests/fixtures/prices/`, read with the CSV
+//! adapter), and the look-ahead test: the features of day D must not change when every
+//! bar and every sentiment aggregate after D is altered.
+
+use std::path::PathBuf;
+
+use chrono::{Days, NaiveDate};
+use shared::adapters::price_csv::load_bars;
+use shared::core::features::{
+    ticker_features, triple_barrier_labels, BarrierConfig, DailySentiment, FeatureRow, Label,
+    FEATURE_SCHEMA,
+};
+use shared::core::DailyBar;
+
+/// GME (2021 squeeze), AAPL (2020 split), NKLA (zero-volume runs), PLTR (short history).
+const TICKERS: [&str; 4] = ["GME", "AAPL", "NKLA", "PLTR"];
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prices")
+}
+
+fn bars(ticker: &str) -> Vec<DailyBar> {
+    load_bars(&fixtures().join(format!("{ticker}.csv"))).unwrap()
+}
+
+/// The ticker's real daily aggregates (see the fixtures' SOURCES.md).
+fn sentiment(ticker: &str) -> Vec<DailySentiment> {
+    let path = fixtures().join("sentiment/wsb_daily.csv");
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|r| &r[0] == ticker)
+        .map(|r| DailySentiment {
+            trading_date: r[1].parse().unwrap(),
+            mentions: r[2].parse().unwrap(),
+            mean_sentiment: r[3].parse().unwrap(),
+            weighted_sentiment: r[4].parse().unwrap(),
+            bullish_share: r[5].parse().unwrap(),
+        })
+        .collect()
+}
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+fn row_on<'a>(rows: &'a [FeatureRow], day: &str) -> &'a FeatureRow {
+    rows.iter().find(|r| r.date == date(day)).unwrap()
+}
+
+fn value(row: &FeatureRow, name: &str) -> f64 {
+    row.get(name).unwrap_or_else(|| panic!("no feature {name}"))
+}
+
+#[test]
+fn one_finite_row_per_bar_in_schema_order() {
+    assert_eq!(FEATURE_SCHEMA.len(), 31);
+    for ticker in TICKERS {
+        let bars = bars(ticker);
+        let rows = ticker_features(ticker, &bars, &sentiment(ticker));
+        assert_eq!(rows.len(), bars.len(), "{ticker}");
+        for (row, bar) in rows.iter().zip(&bars) {
+            assert_eq!((row.ticker.as_str(), row.date), (ticker, bar.date));
+            assert_eq!(row.values.len(), FEATURE_SCHEMA.len());
+            for (name, v) in FEATURE_SCHEMA.names.iter().zip(&row.values) {
+                assert!(v.is_finite(), "{ticker} {} {name} = {v}", row.date);
+            }
+        }
+    }
+}
+
+#[test]
+fn real_days_look_like_what_happened() {
+    let gme = ticker_features("GME", &bars("GME"), &sentiment("GME"));
+    // 2021-01-22: volume 5x its 20-day average. 2021-01-27, the squeeze's peak close:
+    // overbought, far above the upper band, up almost 9-fold in 5 days.
+    assert_eq!(value(row_on(&gme, "2021-01-22"), "volume_spike"), 1.0);
+    let peak = row_on(&gme, "2021-01-27");
+    assert_eq!(value(peak, "rsi_overbought"), 1.0);
+    assert_eq!(value(peak, "bb_breakout"), 1.0);
+    assert!(value(peak, "return_5d") > 7.0);
+    assert!(value(peak, "volatility_20d") > 0.1);
+    assert_eq!(value(peak, "sma_200_ready"), 1.0);
+
+    // AAPL's 4:1 split on 2020-08-31 is invisible in split-adjusted closes.
+    let aapl = ticker_features("AAPL", &bars("AAPL"), &sentiment("AAPL"));
+    assert!(value(row_on(&aapl, "2020-08-31"), "return_1d").abs() < 0.05);
+
+    // NKLA's zero-volume runs give neutral volume features, not NaN.
+    let nkla_bars = bars("NKLA");
+    let nkla = ticker_features("NKLA", &nkla_bars, &[]);
+    let zero = nkla_bars.iter().filter(|b| b.volume == 0).count();
+    assert_eq!(zero, 128);
+    assert!(nkla.iter().all(|r| value(r, "has_mentions") == 0.0));
+
+    // PLTR: 317 bars, SMA 200 from bar 199 only.
+    let pltr = ticker_features("PLTR", &bars("PLTR"), &sentiment("PLTR"));
+    assert_eq!(
+        pltr.iter().position(|r| value(r, "sma_200_ready") == 1.0),
+        Some(199)
+    );
+}
+
+#[test]
+fn every_real_mention_lands_on_a_bar_on_or_after_its_day() {
+    for ticker in ["GME", "AAPL", "PLTR"] {
+        let sentiment = sentiment(ticker);
+        let rows = ticker_features(ticker, &bars(ticker), &sentiment);
+        let total =
+            |rows: &[FeatureRow]| rows.iter().map(|r| value(r, "mention_count")).sum::<f64>();
+        let expected: u32 = sentiment.iter().map(|s| s.mentions).sum();
+        assert_eq!(total(&rows), f64::from(expected), "{ticker}");
+    }
+    // Presidents' Day 2021-02-15 had GME comments and no bar: they count on the 16th.
+    let gme = sentiment("GME");
+    let on = |d: &str| {
+        gme.iter()
+            .find(|s| s.trading_date == date(d))
+            .map_or(0, |s| s.mentions)
+    };
+    let rows = ticker_features("GME", &bars("GME"), &gme);
+    assert!(on("2021-02-15") > 0);
+    assert_eq!(
+        value(row_on(&rows, "2021-02-16"), "mention_count"),
+        f64::from(on("2021-02-15") + on("2021-02-16"))
+    );
+}
+
+/// `bars` and `sentiment` with everything after `bars[d]` altered: prices x1.5, volume
+/// x3 (+1, so zero volume changes too), existing aggregates changed, and a new aggregate
+/// on every calendar day of the next 60 (weekends and holidays included, which would
+/// fold into the first bar after D).
+fn alter_after(
+    bars: &[DailyBar],
+    sentiment: &[DailySentiment],
+    d: usize,
+) -> (Vec<DailyBar>, Vec<DailySentiment>) {
+    let cut = bars[d].date;
+    let mut new_bars = bars.to_vec();
+    for b in &mut new_bars[d + 1..] {
+        b.open *= 1.5;
+        b.high *= 1.5;
+        b.low *= 1.5;
+        b.close *= 1.5;
+        b.adjusted_close *= 1.5;
+        b.volume = b.volume * 3 + 1;
+    }
+    let mut new_sentiment: Vec<DailySentiment> = sentiment
+        .iter()
+        .map(|s| {
+            let mut s = *s;
+            if s.trading_date > cut {
+                s.mentions = s.mentions * 3 + 60;
+                s.mean_sentiment = -s.mean_sentiment - 0.5;
+                s.weighted_sentiment = 0.9;
+                s.bullish_share = 1.0 - s.bullish_share;
+            }
+            s
+        })
+        .collect();
+    for k in 1..=60 {
+        new_sentiment.push(DailySentiment {
+            trading_date: cut + Days::new(k),
+            mentions: 70,
+            mean_sentiment: 0.8,
+            weighted_sentiment: -0.8,
+            bullish_share: 0.9,
+        });
+    }
+    (new_bars, new_sentiment)
+}
+
+fn bits(row: &FeatureRow) -> Vec<u64> {
+    row.values.iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn features_of_day_d_ignore_everything_after_d() {
+    for ticker in TICKERS {
+        let bars = bars(ticker);
+        let sentiment = sentiment(ticker);
+        let rows = ticker_features(ticker, &bars, &sentiment);
+        let n = bars.len();
+        for d in [0, 20, 33, 150, 199, 200, n / 2, n - 9, n - 2] {
+            let (bars2, sentiment2) = alter_after(&bars, &sentiment, d);
+            let rows2 = ticker_features(ticker, &bars2, &sentiment2);
+            for i in 0..=d {
+                assert_eq!(rows[i].date, rows2[i].date);
+                assert_eq!(bits(&rows[i]), bits(&rows2[i]), "{ticker} D={d} row {i}");
+            }
+            // The alteration is visible the day after D, so the check has teeth.
+            assert_ne!(bits(&rows[d + 1]), bits(&rows2[d + 1]), "{ticker} D={d}");
+
+            // Serving computes on the bars up to D only: the same rows.
+            let truncated = ticker_features(ticker, &bars[..=d], &sentiment2);
+            assert_eq!(truncated, rows[..=d].to_vec(), "{ticker} D={d}");
+        }
+    }
+}
+
+#[test]
+fn labels_look_exactly_seven_bars_ahead() {
+    // A label is about the future on purpose: the label of bar i reads bars i+1..=i+7,
+    // so only labels up to D - 7 are fixed once D is known.
+    let config = BarrierConfig::default();
+    for ticker in TICKERS {
+        let bars = bars(ticker);
+        let labels = triple_barrier_labels(&bars, &config);
+        let n = bars.len();
+        for d in [50, n / 2, n - 9] {
+            let (bars2, _) = alter_after(&bars, &[], d);
+            let labels2 = triple_barrier_labels(&bars2, &config);
+            assert_eq!(labels[..=d - 7], labels2[..=d - 7], "{ticker} D={d}");
+        }
+        assert!(labels[..n - 7].iter().all(Option::is_some), "{ticker}");
+        assert!(labels[n - 7..].iter().all(Option::is_none), "{ticker}");
+    }
+}
+
+#[test]
+fn real_labels_have_every_class() {
+    let bars = bars("GME");
+    let labels = triple_barrier_labels(&bars, &BarrierConfig::default());
+    for class in Label::CLASSES {
+        assert!(labels.contains(&Some(class)), "{class:?}");
+    }
+    let label_on = |d: &str| labels[bars.iter().position(|b| b.date == date(d)).unwrap()];
+    // Signal Thursday 2021-01-21, entry at Friday's open 10.6475 (split-adjusted): Friday
+    // ran to 19.19 without touching the 10.115 stop.
+    assert_eq!(label_on("2021-01-21"), Some(Label::Buy));
+    // Signal Friday 2021-01-22, entry at Monday's open 24.1825: Monday's range 15.28..39.79
+    // holds both barriers, and a same-day tie counts as the stop.
+    assert_eq!(label_on("2021-01-22"), Some(Label::Sell));
+}
