@@ -4,6 +4,7 @@
 
 mod migrations;
 mod pgbouncer;
+mod reddit;
 mod price_store;
 mod reddit_store;
 mod scrape_prices;

@@ -5,6 +5,7 @@ pub mod db;
 pub mod eventbridge;
 pub mod price_csv;
 pub mod price_store;
+pub mod reddit;
 // pub mod reddit_archive; (enabled once adapters::reddit lands)
 pub mod reddit_store;
 pub mod yahoo;
