@@ -51,6 +51,23 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// VADER sentiment (market mode; --plain: exactly Python vaderSentiment 3.3.2) and
+    /// tickers of each stdin line, as one JSON object per line on stdout.
+    Sentiment {
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Time the sentiment scoring of a file's texts (used by tools/bench).
+    #[command(hide = true)]
+    BenchSentiment {
+        #[arg(long)]
+        file: PathBuf,
+        /// CSV column holding the texts; without it, one text per line.
+        #[arg(long)]
+        column: Option<String>,
+        #[arg(long)]
+        plain: bool,
+    },
 }
 
 #[tokio::main]
@@ -73,6 +90,21 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::BenchIndicators { dir } => {
             let result = commands::indicators::bench(&dir)?;
+            println!("{result}");
+            Ok(())
+        }
+        Command::Sentiment { plain } => {
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            commands::sentiment::run(plain, stdin.lock(), &mut out)
+        }
+        Command::BenchSentiment {
+            file,
+            column,
+            plain,
+        } => {
+            let result = commands::sentiment::bench(&file, column.as_deref(), plain)?;
             println!("{result}");
             Ok(())
         }

@@ -1,2 +1,3 @@
 pub mod indicators;
 pub mod run;
+pub mod sentiment;

@@ -6,6 +6,7 @@ pub mod features;
 pub mod indicators;
 pub mod mention_sentiment;
 pub mod price_history;
+pub mod sentiment;
 pub mod tickers;
 pub mod universe;
 
