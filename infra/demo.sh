@@ -4,7 +4,9 @@
 # on localhost, then the real scrape-prices handler through `tft`:
 #   migrate -> scrape-prices for 2022-01-31 (TSLA, MSFT, NVDA + one unknown ticker)
 #   -> the stored bars with indicators -> the prices.updated event on the bus
-#   -> a re-run of the same day (changes nothing).
+#   -> a re-run of the same day (changes nothing)
+#   -> import real WSB comments (Nov-Dec 2021, bundled) -> build-features for 2021-11-10
+#   -> tft sentiment on a few sentences.
 # When the backtester lands, this becomes the backtest on bundled data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,3 +62,19 @@ for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages
 PY
 echo "== the same run again (EventBridge delivers at least once): nothing changes"
 "$tft" run scrape-prices --date 2022-01-31 | grep -E '"rows_(inserted|updated)"'
+
+echo "== tft import-reddit: real r/wallstreetbets comments of Nov-Dec 2021 (bundled, data/sample)"
+"$tft" import-reddit data/sample/reddit/wsb_comments_2021-11_12.csv
+echo "== tft run build-features --date 2021-11-10   (what prices.updated triggers)"
+"$tft" run build-features --date 2021-11-10 | grep -E '"(schema_hash|rows_inserted)"'
+psql "$DATABASE_URL" -q -P pager=off -c "
+  SELECT f.ticker, x.name AS feature, round(x.value::numeric, 4) AS value
+  FROM features f JOIN feature_schemas s USING (schema_hash),
+       unnest(s.names, f.feature_values) AS x(name, value)
+  WHERE f.date = '2021-11-10'
+    AND x.name IN ('rsi_14', 'macd_hist_norm', 'return_5d', 'volatility_20d',
+                   'mention_count', 'sentiment_score', 'sentiment_ma_5', 'bullish_share')
+  ORDER BY f.ticker, array_position(s.names, x.name)"
+echo "== tft sentiment   (market mode; --plain is exactly Python vaderSentiment 3.3.2)"
+printf '%s\n' 'GME to the moon 🚀🚀 diamond hands' 'Bought puts on $TSLA, this is going to crash' \
+  'AAPL earnings were fine I guess' | "$tft" sentiment

@@ -40,6 +40,19 @@ enum Command {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
     },
+    /// Load historical Reddit dumps (CSV) into reddit_posts, scored like scraped items, and
+    /// recompute the daily sentiment of the days they cover.
+    ImportReddit {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Recompute the stored daily per-ticker sentiment for a range of trading days.
+    SentimentDaily {
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
     /// Compute indicators for one CSV (Date,Open,High,Low,Close,Adj Close,Volume) to stdout.
     Indicators {
         #[arg(long)]
@@ -82,6 +95,8 @@ async fn main() -> anyhow::Result<()> {
             tickers,
             date,
         } => commands::run::backfill(years, tickers, date).await,
+        Command::ImportReddit { files } => commands::reddit::import(&files).await,
+        Command::SentimentDaily { from, to } => commands::reddit::recompute(from, to).await,
         Command::Indicators { csv } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use serde::Deserialize;
 use shared::core::tickers::TickerExtractor;
@@ -145,71 +144,5 @@ fn precision_and_recall_on_hand_labelled_reddit_text() {
             all.precision()
         );
         assert!(all.recall() >= 0.90, "recall {:.3} < 0.90", all.recall());
-    }
-}
-
-/// A rough cost measure on the 12,953 comments of the StockNLP file, when `../shared/data`
-/// is present (it is not shipped with the project; the test passes without it).
-#[test]
-fn extraction_is_cheap_on_twelve_thousand_comments() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/reddit/wsb_comments_2020-11_2021-12.csv");
-    let Ok(mut reader) = csv::Reader::from_path(&path) else {
-        println!("skipped: {} not present", path.display());
-        return;
-    };
-    let headers = reader.headers().expect("headers").clone();
-    let column = headers
-        .iter()
-        .position(|h| h == "Comment")
-        .expect("Comment column");
-    let comments: Vec<String> = reader
-        .records()
-        .map(|r| {
-            r.expect("a record")
-                .get(column)
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect();
-    let bytes: usize = comments.iter().map(String::len).sum();
-
-    let extractor = TickerExtractor::us_listed(); // built outside the timed loop
-    let rounds = 5;
-    let start = Instant::now();
-    let mut mentions = 0;
-    for _ in 0..rounds {
-        for c in &comments {
-            mentions += extractor.extract(c).len();
-        }
-    }
-    let elapsed = start.elapsed();
-    let per_comment = elapsed / (rounds * comments.len()) as u32;
-    println!(
-        "{} comments ({} KiB) x {rounds}: {:?} in all, {:?} per comment, {:.1} MB/s, {} mentions per round",
-        comments.len(),
-        bytes / 1024,
-        elapsed,
-        per_comment,
-        (bytes * rounds) as f64 / elapsed.as_secs_f64() / 1e6,
-        mentions / rounds
-    );
-    assert_eq!(comments.len(), 12_953);
-}
-
-/// For tuning by eye: prints the tickers found in each line of the file named by
-/// `TICKER_DUMP_FILE` (one JSON string per line). `cargo test -p shared --test
-/// ticker_extraction -- --ignored --nocapture dump`
-#[test]
-#[ignore]
-fn dump() {
-    let Ok(path) = std::env::var("TICKER_DUMP_FILE") else {
-        return;
-    };
-    let extractor = TickerExtractor::us_listed();
-    for line in std::fs::read_to_string(path).expect("dump file").lines() {
-        let text: String = serde_json::from_str(line).expect("a JSON string");
-        let found = extractor.extract(&text);
-        println!("{:?}\t{}", found, snippet(&text));
     }
 }

@@ -2,11 +2,13 @@
 //! PgBouncer, recorded Yahoo traffic through wiremock, EventBridge on moto.
 //! Run through `make test`, which starts those services.
 
+mod build_features;
 mod migrations;
 mod pgbouncer;
-mod reddit;
 mod price_store;
+mod reddit;
 mod reddit_store;
 mod scrape_prices;
+mod scrape_reddit;
 mod tls;
 mod yahoo;

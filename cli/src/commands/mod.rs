@@ -1,3 +1,4 @@
 pub mod indicators;
+pub mod reddit;
 pub mod run;
 pub mod sentiment;

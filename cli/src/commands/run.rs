@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use shared::adapters::{db, eventbridge::EventPublisher, yahoo::YahooClient};
 use shared::config::{Config, DatabaseConfig, ProcessEnv};
 use shared::core::calendar::new_york_date;
+use shared::jobs::build_features::BuildFeatures;
 use shared::jobs::daily_sentiment::RedditTrending;
 use shared::jobs::scheduled::DailyRun;
 use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices};
@@ -26,6 +27,21 @@ pub enum Function {
         /// An event JSON file to hand to the handler instead (as Lambda would).
         #[arg(long, conflicts_with_all = ["date", "tickers"])]
         event: Option<std::path::PathBuf>,
+    },
+    /// The scrape-reddit handler, as of --at (default: now).
+    ScrapeReddit {
+        /// The run's notion of "now" (RFC 3339), as the scheduled time in the event.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The build-features handler for one trading day (what prices.updated triggers).
+    BuildFeatures {
+        /// Trading day (YYYY-MM-DD); default: today in New York.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Comma-separated tickers; default: every ticker with a bar that day.
+        #[arg(long, value_delimiter = ',')]
+        tickers: Option<Vec<String>>,
     },
 }
 
@@ -90,6 +106,20 @@ pub async fn run(function: Function) -> anyhow::Result<()> {
             };
             let job = scrape_prices_job(&config).await?;
             let summary = job.handle(&run, FetchWindow::Incremental).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Function::ScrapeReddit { at } => super::reddit::scrape(at).await?,
+        Function::BuildFeatures { date, tickers } => {
+            let job = BuildFeatures {
+                pool: db::connect_pool(&config.database)?,
+                events: event_publisher(&config).await,
+                concurrency: config.database.max_connections,
+            };
+            let run = DailyRun {
+                trading_date: date.unwrap_or_else(today_in_new_york),
+                tickers,
+            };
+            let summary = job.handle(&run).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
     }

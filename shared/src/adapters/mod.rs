@@ -3,9 +3,10 @@
 pub mod db;
 #[cfg(feature = "eventbridge")]
 pub mod eventbridge;
+pub mod feature_store;
 pub mod price_csv;
 pub mod price_store;
 pub mod reddit;
-// pub mod reddit_archive; (enabled once adapters::reddit lands)
+pub mod reddit_archive;
 pub mod reddit_store;
 pub mod yahoo;

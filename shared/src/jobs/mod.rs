@@ -1,6 +1,9 @@
 //! One handler per Lambda function. The function's `main` builds the clients once and
 //! calls the handler; `tft run <function>` calls the very same handler locally.
 
+pub mod build_features;
 pub mod daily_sentiment;
+pub mod reddit_rows;
 pub mod scheduled;
 pub mod scrape_prices;
+pub mod scrape_reddit;

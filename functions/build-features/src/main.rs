@@ -1,0 +1,38 @@
+//! Lambda `build-features`: triggered by `prices.updated` on the project's bus; builds
+//! its clients once per container and hands each event to
+//! [`shared::jobs::build_features::BuildFeatures::handle`].
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::adapters::{db, eventbridge::EventPublisher};
+use shared::config::Config;
+use shared::jobs::build_features::BuildFeatures;
+use shared::jobs::scheduled::DailyRun;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_process_env()?;
+    let pool = db::connect_pool(&config.database)?;
+    if let Err(e) = db::ping(&pool).await {
+        tracing::warn!(error = %e, "database not reachable at init; will retry per invocation");
+    }
+    let events = match &config.event_bus_name {
+        Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
+        None => None,
+    };
+    let job = BuildFeatures {
+        pool,
+        events,
+        concurrency: config.database.max_connections,
+    };
+    let job = &job;
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        // prices.updated carries detail.trading_date (and the tickers it stored).
+        let run = DailyRun::from_event(&event.payload)?;
+        let summary = job.handle(&run).await?;
+        Ok::<_, Error>(serde_json::to_value(summary)?)
+    }))
+    .await
+}

@@ -1,0 +1,38 @@
+//! Lambda `scrape-reddit`: builds its clients once per container, then hands every
+//! scheduled event to [`shared::jobs::scrape_reddit::ScrapeReddit::handle`].
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::adapters::{db, eventbridge::EventPublisher, reddit::RedditClient};
+use shared::config::{Config, ProcessEnv};
+use shared::jobs::scheduled::event_time;
+use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let config = Config::from_process_env()?;
+    let reddit = RedditConfig::from_env(&ProcessEnv)?;
+    let pool = db::connect_pool(&config.database)?;
+    if let Err(e) = db::ping(&pool).await {
+        tracing::warn!(error = %e, "database not reachable at init; will retry per invocation");
+    }
+    let events = match &config.event_bus_name {
+        Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
+        None => None,
+    };
+    let job = ScrapeReddit {
+        pool,
+        reddit: RedditClient::new(reddit.settings, reddit.credentials)?,
+        config: reddit.job,
+        events,
+    };
+    let job = &job;
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let now = event_time(&event.payload).unwrap_or_else(chrono::Utc::now);
+        let summary = job.handle(now).await?;
+        Ok::<_, Error>(serde_json::to_value(summary)?)
+    }))
+    .await
+}

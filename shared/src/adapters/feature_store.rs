@@ -1,0 +1,160 @@
+//! `features` and `feature_schemas`: the bulk upsert and the reads of predict.
+
+use chrono::NaiveDate;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::GenericClient;
+
+use super::db::{DbError, QueryContext};
+use super::price_store::UpsertCounts;
+use crate::core::features::{FeatureRow, FeatureSchema};
+use crate::core::mention_sentiment::TickerSentiment;
+
+/// Records the schema (idempotent).
+pub async fn register_schema(
+    client: &impl GenericClient,
+    schema: &FeatureSchema,
+) -> Result<String, DbError> {
+    let hash = schema.hash();
+    let names: Vec<&str> = schema.names.to_vec();
+    let version = schema.version as i32;
+    client
+        .query_typed(
+            "INSERT INTO feature_schemas (schema_hash, version, names) VALUES ($1, $2, $3) \
+             ON CONFLICT (schema_hash) DO NOTHING",
+            &[
+                (&hash, Type::VARCHAR),
+                (&version, Type::INT4),
+                (&names, Type::TEXT_ARRAY),
+            ],
+        )
+        .await
+        .context("register the feature schema")?;
+    Ok(hash)
+}
+
+/// Upserts rows of one schema; unchanged rows are left alone. The values travel as one
+/// flat array plus the row width, since PostgreSQL arrays of arrays cannot be UNNESTed
+/// row by row.
+#[tracing::instrument(skip(client, rows), fields(rows = rows.len()))]
+pub async fn upsert_features(
+    client: &impl GenericClient,
+    schema_hash: &str,
+    width: usize,
+    rows: &[FeatureRow],
+) -> Result<UpsertCounts, DbError> {
+    let mut counts = UpsertCounts::default();
+    for chunk in rows.chunks(2_000) {
+        let tickers: Vec<&str> = chunk.iter().map(|r| r.ticker.as_str()).collect();
+        let dates: Vec<NaiveDate> = chunk.iter().map(|r| r.date).collect();
+        let mut flat: Vec<f64> = Vec::with_capacity(chunk.len() * width);
+        for r in chunk {
+            debug_assert_eq!(r.values.len(), width);
+            flat.extend_from_slice(&r.values);
+        }
+        let width_i = width as i32;
+        let params: [(&(dyn ToSql + Sync), Type); 5] = [
+            (&tickers, Type::VARCHAR_ARRAY),
+            (&dates, Type::DATE_ARRAY),
+            (&schema_hash, Type::VARCHAR),
+            (&flat, Type::FLOAT8_ARRAY),
+            (&width_i, Type::INT4),
+        ];
+        let returned = client
+            .query_typed(
+                "INSERT INTO features AS f (ticker, date, schema_hash, feature_values) \
+                 SELECT u.ticker, u.date, $3, $4[(u.n - 1) * $5 + 1 : u.n * $5] \
+                 FROM UNNEST($1::varchar[], $2::date[]) WITH ORDINALITY AS u(ticker, date, n) \
+                 ON CONFLICT (ticker, date, schema_hash) DO UPDATE SET feature_values = EXCLUDED.feature_values, \
+                     computed_at = now() \
+                 WHERE f.feature_values IS DISTINCT FROM EXCLUDED.feature_values \
+                 RETURNING (xmax = 0) AS inserted",
+                &params,
+            )
+            .await
+            .context("upsert features")?;
+        for row in returned {
+            if row.get::<_, bool>(0) {
+                counts.inserted += 1;
+            } else {
+                counts.updated += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// The feature rows of `tickers` (all when empty) from `from` to `to`, by ticker and date.
+pub async fn load_features(
+    client: &impl GenericClient,
+    schema_hash: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<FeatureRow>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT ticker, date, feature_values FROM features \
+             WHERE schema_hash = $1 AND date >= $2 AND date <= $3 ORDER BY ticker, date",
+            &[
+                (&schema_hash, Type::VARCHAR),
+                (&from, Type::DATE),
+                (&to, Type::DATE),
+            ],
+        )
+        .await
+        .context("load features")?;
+    Ok(rows
+        .iter()
+        .map(|r| FeatureRow {
+            ticker: r.get(0),
+            date: r.get(1),
+            values: r.get(2),
+        })
+        .collect())
+}
+
+/// Tickers with a bar on `date`.
+pub async fn tickers_with_bar_on(
+    client: &impl GenericClient,
+    date: NaiveDate,
+) -> Result<Vec<String>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT ticker::text FROM stock_prices WHERE date = $1 ORDER BY ticker",
+            &[(&date, Type::DATE)],
+        )
+        .await
+        .context("list tickers with a bar")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The stored daily sentiment of one ticker up to `to` (inclusive).
+pub async fn ticker_sentiment_until(
+    client: &impl GenericClient,
+    ticker: &str,
+    to: NaiveDate,
+) -> Result<Vec<TickerSentiment>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT ticker, trading_date, window_start, cutoff_at, mentions, items, unique_authors, \
+                    mean_sentiment, weighted_sentiment, bullish_share \
+             FROM ticker_sentiment_daily WHERE ticker = $1 AND trading_date <= $2 ORDER BY trading_date",
+            &[(&ticker, Type::VARCHAR), (&to, Type::DATE)],
+        )
+        .await
+        .context("load ticker sentiment")?;
+    Ok(rows
+        .iter()
+        .map(|r| TickerSentiment {
+            ticker: r.get(0),
+            trading_date: r.get(1),
+            window_start: r.get(2),
+            cutoff_at: r.get(3),
+            mentions: r.get::<_, i32>(4) as u32,
+            items: r.get::<_, i32>(5) as u32,
+            unique_authors: r.get::<_, i32>(6) as u32,
+            mean_sentiment: r.get(7),
+            weighted_sentiment: r.get(8),
+            bullish_share: r.get(9),
+        })
+        .collect())
+}
