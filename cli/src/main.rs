@@ -53,6 +53,11 @@ enum Command {
         #[arg(long)]
         to: chrono::NaiveDate,
     },
+    /// Point-in-time features: `export` writes the training set (features + labels).
+    Features {
+        #[command(subcommand)]
+        command: commands::features::FeaturesCommand,
+    },
     /// Compute indicators for one CSV (Date,Open,High,Low,Close,Adj Close,Volume) to stdout.
     Indicators {
         #[arg(long)]
@@ -97,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
         } => commands::run::backfill(years, tickers, date).await,
         Command::ImportReddit { files } => commands::reddit::import(&files).await,
         Command::SentimentDaily { from, to } => commands::reddit::recompute(from, to).await,
+        Command::Features { command } => commands::features::run(command).await,
         Command::Indicators { csv } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

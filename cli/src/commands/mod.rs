@@ -1,3 +1,4 @@
+pub mod features;
 pub mod indicators;
 pub mod reddit;
 pub mod run;

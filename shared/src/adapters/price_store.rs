@@ -54,6 +54,18 @@ pub async fn last_stored_date(
     Ok(rows.first().and_then(|r| r.get(0)))
 }
 
+/// Every ticker with stored bars, sorted.
+pub async fn stored_tickers(client: &impl GenericClient) -> Result<Vec<String>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT DISTINCT ticker::text FROM stock_prices ORDER BY 1",
+            &[],
+        )
+        .await
+        .context("list stored tickers")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// Every stored bar of `ticker`, oldest first.
 #[tracing::instrument(skip(client))]
 pub async fn load_bars(

@@ -16,6 +16,7 @@ pub mod labels;
 pub mod schema;
 pub mod sentiment;
 pub mod technical;
+pub mod training;
 
 use chrono::NaiveDate;
 use serde::Serialize;
