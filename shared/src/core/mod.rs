@@ -2,10 +2,14 @@
 
 pub mod bar;
 pub mod calendar;
+pub mod exits;
 pub mod features;
 pub mod indicators;
 pub mod mention_sentiment;
+pub mod nyse;
+pub mod portfolio;
 pub mod price_history;
+pub mod risk;
 pub mod sentiment;
 pub mod tickers;
 pub mod universe;
