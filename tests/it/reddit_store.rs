@@ -65,7 +65,7 @@ async fn a_rescrape_updates_engagement_and_never_duplicates() {
             &["GME"],
             0.5,
             10,
-            "2021-01-04T15:00:00Z",
+            "2021-01-11T15:00:00Z",
         ),
         row(
             "t1_b",
@@ -73,9 +73,9 @@ async fn a_rescrape_updates_engagement_and_never_duplicates() {
             &["GME", "AMC"],
             -0.4,
             2,
-            "2021-01-04T15:05:00Z",
+            "2021-01-11T15:05:00Z",
         ),
-        row("t3_c", None, &[], 0.0, 1, "2021-01-04T15:10:00Z"),
+        row("t3_c", None, &[], 0.0, 1, "2021-01-11T15:10:00Z"),
     ];
     let first = reddit_store::upsert_items(&**client, &rows).await.unwrap();
     assert_eq!((first.inserted, first.updated), (3, 0));
@@ -131,7 +131,7 @@ async fn a_rescrape_updates_engagement_and_never_duplicates() {
 async fn the_daily_aggregate_is_point_in_time_and_idempotent() {
     let test_db = TestDb::new().await;
     let client = test_db.pool.get().await.unwrap();
-    // Monday 2021-01-04: the window is Friday 21:30 UTC .. Monday 21:30 UTC (EST).
+    // Monday 2021-01-11: the window is Friday 21:30 UTC .. Monday 21:30 UTC (EST).
     let rows = vec![
         row(
             "t3_fri_before",
@@ -139,7 +139,7 @@ async fn the_daily_aggregate_is_point_in_time_and_idempotent() {
             &["GME"],
             0.9,
             0,
-            "2021-01-01T21:29:59Z",
+            "2021-01-08T21:29:59Z",
         ),
         row(
             "t3_fri_after",
@@ -147,7 +147,7 @@ async fn the_daily_aggregate_is_point_in_time_and_idempotent() {
             &["GME"],
             0.6,
             5,
-            "2021-01-01T21:30:00Z",
+            "2021-01-08T21:30:00Z",
         ),
         row(
             "t1_sun",
@@ -155,7 +155,7 @@ async fn the_daily_aggregate_is_point_in_time_and_idempotent() {
             &["GME", "TSLA"],
             0.2,
             50,
-            "2021-01-03T18:00:00Z",
+            "2021-01-10T18:00:00Z",
         ),
         row(
             "t1_mon",
@@ -163,20 +163,20 @@ async fn the_daily_aggregate_is_point_in_time_and_idempotent() {
             &["GME"],
             -0.7,
             0,
-            "2021-01-04T16:00:00Z",
+            "2021-01-11T16:00:00Z",
         ),
-        row("t1_anon", None, &["TSLA"], 0.3, 0, "2021-01-04T17:00:00Z"),
+        row("t1_anon", None, &["TSLA"], 0.3, 0, "2021-01-11T17:00:00Z"),
         row(
             "t1_late",
             Some("late"),
             &["GME"],
             1.0,
             0,
-            "2021-01-04T21:30:00Z",
+            "2021-01-11T21:30:00Z",
         ),
     ];
     reddit_store::upsert_items(&**client, &rows).await.unwrap();
-    let monday = NaiveDate::from_ymd_opt(2021, 1, 4).unwrap();
+    let monday = NaiveDate::from_ymd_opt(2021, 1, 11).unwrap();
 
     assert_eq!(recompute_days(&test_db.pool, &[monday]).await.unwrap(), 2);
     let stored = reddit_store::daily_sentiment(&**client, monday)
@@ -220,7 +220,7 @@ async fn trending_ranks_by_distinct_authors_before_the_cutoff() {
             &["GME"],
             0.5,
             0,
-            "2021-01-04T15:00:00Z",
+            "2021-01-11T15:00:00Z",
         ));
     }
     for i in 0..10 {
@@ -231,7 +231,7 @@ async fn trending_ranks_by_distinct_authors_before_the_cutoff() {
             &["AMC"],
             0.5,
             0,
-            "2021-01-04T15:00:00Z",
+            "2021-01-11T15:00:00Z",
         ));
     }
     rows.push(row(
@@ -240,7 +240,7 @@ async fn trending_ranks_by_distinct_authors_before_the_cutoff() {
         &["BB"],
         0.5,
         0,
-        "2021-01-04T15:00:00Z",
+        "2021-01-11T15:00:00Z",
     ));
     rows.push(row(
         "t1_bb2",
@@ -248,7 +248,7 @@ async fn trending_ranks_by_distinct_authors_before_the_cutoff() {
         &["BB"],
         0.5,
         0,
-        "2021-01-04T15:00:00Z",
+        "2021-01-11T15:00:00Z",
     ));
     rows.push(row(
         "t1_future",
@@ -256,7 +256,7 @@ async fn trending_ranks_by_distinct_authors_before_the_cutoff() {
         &["NOK"],
         0.5,
         0,
-        "2021-01-05T15:00:00Z",
+        "2021-01-12T15:00:00Z",
     ));
     reddit_store::upsert_items(&**client, &rows).await.unwrap();
 
@@ -266,7 +266,7 @@ async fn trending_ranks_by_distinct_authors_before_the_cutoff() {
         window_days: 3,
         min_mentions: 2,
     };
-    let monday = NaiveDate::from_ymd_opt(2021, 1, 4).unwrap();
+    let monday = NaiveDate::from_ymd_opt(2021, 1, 11).unwrap();
     assert_eq!(trending.trending(monday).await.unwrap(), ["GME", "BB"]);
     let off = RedditTrending {
         top_n: 0,

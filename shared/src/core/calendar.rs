@@ -16,16 +16,6 @@ pub fn is_weekend(d: NaiveDate) -> bool {
     matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
-/// The weekday before `d` (Friday for a Monday). Exchange holidays arrive with the NYSE
-/// calendar of the position monitor; until then a holiday counts as a (quiet) day.
-pub fn previous_weekday(d: NaiveDate) -> NaiveDate {
-    let mut p = d.pred_opt().unwrap_or(d);
-    while is_weekend(p) {
-        p = p.pred_opt().unwrap_or(p);
-    }
-    p
-}
-
 /// The instant of `time` New York wall-clock time on day `d` (the earlier one in the
 /// repeated hour of a DST change; a time skipped by DST moves an hour forward).
 pub fn new_york_instant(d: NaiveDate, time: chrono::NaiveTime) -> DateTime<Utc> {
@@ -58,14 +48,6 @@ mod tests {
             new_york_date(t.with_timezone(&Utc)),
             NaiveDate::from_ymd_opt(2021, 1, 4).unwrap()
         );
-    }
-
-    #[test]
-    fn previous_weekday_skips_the_weekend() {
-        let d = |day| NaiveDate::from_ymd_opt(2021, 1, day).unwrap();
-        assert_eq!(previous_weekday(d(4)), d(1)); // Monday -> Friday
-        assert_eq!(previous_weekday(d(5)), d(4));
-        assert_eq!(previous_weekday(d(3)), d(1)); // Sunday -> Friday
     }
 
     #[test]

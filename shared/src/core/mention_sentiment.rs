@@ -23,7 +23,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
-use super::calendar::{new_york_instant, previous_weekday};
+use super::calendar::new_york_instant;
+use super::nyse::previous_trading_day;
 
 /// The daily cutoff in New York time.
 pub const CUTOFF_NEW_YORK: NaiveTime = match NaiveTime::from_hms_opt(16, 30, 0) {
@@ -59,7 +60,7 @@ impl SentimentWindow {
     pub fn for_trading_date(trading_date: NaiveDate) -> Self {
         Self {
             trading_date,
-            start: new_york_instant(previous_weekday(trading_date), CUTOFF_NEW_YORK),
+            start: new_york_instant(previous_trading_day(trading_date), CUTOFF_NEW_YORK),
             cutoff: new_york_instant(trading_date, CUTOFF_NEW_YORK),
         }
     }
@@ -188,14 +189,21 @@ mod tests {
     }
 
     fn monday() -> SentimentWindow {
-        SentimentWindow::for_trading_date(NaiveDate::from_ymd_opt(2021, 1, 4).unwrap())
+        SentimentWindow::for_trading_date(NaiveDate::from_ymd_opt(2021, 1, 11).unwrap())
+    }
+
+    #[test]
+    fn after_a_holiday_the_window_starts_at_the_last_trading_days_cutoff() {
+        // Friday 2021-01-01 was New Year's Day: Monday's window opens Thursday 16:30.
+        let w = SentimentWindow::for_trading_date(NaiveDate::from_ymd_opt(2021, 1, 4).unwrap());
+        assert_eq!(w.start.to_rfc3339(), "2020-12-31T21:30:00+00:00");
     }
 
     #[test]
     fn the_window_runs_from_fridays_cutoff_to_mondays() {
         let w = monday();
-        assert_eq!(w.start.to_rfc3339(), "2021-01-01T21:30:00+00:00");
-        assert_eq!(w.cutoff.to_rfc3339(), "2021-01-04T21:30:00+00:00");
+        assert_eq!(w.start.to_rfc3339(), "2021-01-08T21:30:00+00:00");
+        assert_eq!(w.cutoff.to_rfc3339(), "2021-01-11T21:30:00+00:00");
         assert!(w.contains(w.start));
         assert!(
             !w.contains(w.cutoff),
@@ -206,14 +214,14 @@ mod tests {
     #[test]
     fn an_author_counts_once_per_ticker_and_items_after_the_cutoff_are_ignored() {
         let items = [
-            item("a", Some("ape1"), &["GME"], 0.8, 10, "2021-01-04T15:00:00Z"),
+            item("a", Some("ape1"), &["GME"], 0.8, 10, "2021-01-11T15:00:00Z"),
             item(
                 "b",
                 Some("ape1"),
                 &["GME", "GME"],
                 0.4,
                 0,
-                "2021-01-04T16:00:00Z",
+                "2021-01-11T16:00:00Z",
             ),
             item(
                 "c",
@@ -221,16 +229,16 @@ mod tests {
                 &["GME", "AMC"],
                 -0.6,
                 100,
-                "2021-01-03T12:00:00Z",
+                "2021-01-10T12:00:00Z",
             ),
-            item("d", None, &["GME"], 0.0, 0, "2021-01-02T12:00:00Z"),
+            item("d", None, &["GME"], 0.0, 0, "2021-01-09T12:00:00Z"),
             item(
                 "late",
                 Some("ape2"),
                 &["GME"],
                 1.0,
                 0,
-                "2021-01-04T21:30:00Z",
+                "2021-01-11T21:30:00Z",
             ),
             item(
                 "early",
@@ -238,7 +246,7 @@ mod tests {
                 &["GME"],
                 1.0,
                 0,
-                "2021-01-01T21:29:59Z",
+                "2021-01-08T21:29:59Z",
             ),
         ];
         let out = aggregate(&items, &monday());

@@ -11,26 +11,27 @@ use deadpool_postgres::Pool;
 use crate::adapters::db::{DbError, QueryContext};
 use crate::adapters::reddit_store;
 use crate::config::PriceJobConfig;
-use crate::core::calendar::{is_weekend, new_york_date};
+use crate::core::calendar::new_york_date;
 use crate::core::mention_sentiment::{aggregate, SentimentWindow};
+use crate::core::nyse::is_trading_day;
 use crate::jobs::scrape_prices::TrendingTickers;
 
 /// The latest trading day whose cutoff is at or before `now` (its aggregate is final).
 pub fn last_closed_trading_day(now: DateTime<Utc>) -> NaiveDate {
     let mut day = new_york_date(now);
     loop {
-        if !is_weekend(day) && SentimentWindow::for_trading_date(day).cutoff <= now {
+        if is_trading_day(day) && SentimentWindow::for_trading_date(day).cutoff <= now {
             return day;
         }
         day = day.pred_opt().unwrap_or(day);
     }
 }
 
-/// The trading days (weekdays) from `from` to `to`, inclusive.
+/// The NYSE trading days from `from` to `to`, inclusive.
 pub fn trading_days(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
     from.iter_days()
         .take_while(|d| *d <= to)
-        .filter(|d| !is_weekend(*d))
+        .filter(|d| is_trading_day(*d))
         .collect()
 }
 
@@ -116,12 +117,17 @@ mod tests {
         let d = |day| NaiveDate::from_ymd_opt(2021, 1, day).unwrap();
         assert_eq!(last_closed_trading_day(at("2021-01-05T21:29:59Z")), d(4));
         assert_eq!(last_closed_trading_day(at("2021-01-05T21:30:00Z")), d(5));
-        assert_eq!(last_closed_trading_day(at("2021-01-03T12:00:00Z")), d(1)); // Sunday
+        // Sunday 2021-01-03, after New Year's Day (a Friday holiday): Thursday the 31st.
+        assert_eq!(
+            last_closed_trading_day(at("2021-01-03T12:00:00Z")),
+            NaiveDate::from_ymd_opt(2020, 12, 31).unwrap()
+        );
     }
 
     #[test]
-    fn trading_days_skip_weekends() {
+    fn trading_days_skip_weekends_and_holidays() {
         let d = |day| NaiveDate::from_ymd_opt(2021, 1, day).unwrap();
-        assert_eq!(trading_days(d(1), d(5)), [d(1), d(4), d(5)]);
+        // New Year's Day (Friday the 1st) is no trading day.
+        assert_eq!(trading_days(d(1), d(5)), [d(4), d(5)]);
     }
 }

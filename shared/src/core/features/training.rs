@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::{
     ticker_features, triple_barrier_labels, BarrierConfig, DailySentiment, Label, FEATURE_SCHEMA,
 };
-use crate::core::calendar::is_weekend;
 use crate::core::mention_sentiment::{aggregate, ScoredItem, SentimentWindow};
+use crate::core::nyse::is_trading_day;
 use crate::core::DailyBar;
 
 /// One labelled example.
@@ -52,7 +52,7 @@ pub fn daily_sentiment_by_ticker(
     for day in from
         .iter_days()
         .take_while(|d| *d <= to)
-        .filter(|d| !is_weekend(*d))
+        .filter(|d| is_trading_day(*d))
     {
         let window = SentimentWindow::for_trading_date(day);
         let lo = sorted.partition_point(|i| i.created_at < window.start);
