@@ -10,5 +10,6 @@ mod reddit;
 mod reddit_store;
 mod scrape_prices;
 mod scrape_reddit;
+mod signals;
 mod tls;
 mod yahoo;

@@ -9,4 +9,5 @@ pub mod price_store;
 pub mod reddit;
 pub mod reddit_archive;
 pub mod reddit_store;
+pub mod signal_store;
 pub mod yahoo;
