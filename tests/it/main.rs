@@ -4,6 +4,7 @@
 
 mod build_features;
 mod migrations;
+mod notify;
 mod pgbouncer;
 mod price_store;
 mod reddit;

@@ -2,12 +2,16 @@
 
 pub mod db;
 #[cfg(feature = "eventbridge")]
+pub mod email;
+#[cfg(feature = "eventbridge")]
 pub mod eventbridge;
 pub mod feature_store;
+pub mod outbox;
 pub mod price_csv;
 pub mod price_store;
 pub mod reddit;
 pub mod reddit_archive;
 pub mod reddit_store;
 pub mod signal_store;
+pub mod webhook;
 pub mod yahoo;

@@ -3,6 +3,8 @@
 
 pub mod build_features;
 pub mod daily_sentiment;
+#[cfg(feature = "eventbridge")]
+pub mod notify;
 pub mod reddit_rows;
 pub mod scheduled;
 pub mod scrape_prices;

@@ -1,0 +1,548 @@
+//! The notification outbox and its sender: real PostgreSQL, a real local HTTP receiver
+//! (wiremock) for the webhook, SES v2 on moto for e-mail.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use integration_tests::{aws_endpoint, TestDb};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use shared::adapters::email::{EmailSender, EmailSettings};
+use shared::adapters::outbox::{self, Channel, Notification, OutboxRow};
+use shared::adapters::webhook::{WebhookClient, WebhookSettings};
+use shared::jobs::notify::{Notifier, NotifySummary, SendOptions};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const SECRET: &str = "whsec_test_5f1c";
+
+fn opened(entity: i64, channel: Channel) -> Notification {
+    Notification::new(
+        "signal.opened",
+        entity,
+        channel,
+        json!({
+            "signal_id": entity,
+            "ticker": "AAPL",
+            "signal": "BUY",
+            "trading_date": "2026-03-02",
+            "entry_price": 187.25,
+            "target_price": 201.0,
+            "stop_loss": 180.5,
+            "confidence": 0.71,
+            "links": {"chart": "https://finance.yahoo.com/quote/AAPL"}
+        }),
+    )
+}
+
+fn webhook(url: String, timeout: Duration) -> WebhookClient {
+    WebhookClient::new(WebhookSettings {
+        url,
+        secret: SecretString::from(SECRET),
+        timeout,
+    })
+    .unwrap()
+}
+
+fn notifier(test_db: &TestDb, url: String) -> Notifier {
+    Notifier::new(
+        test_db.pool.clone(),
+        Some(webhook(url, Duration::from_secs(5))),
+        None,
+        SendOptions::default(),
+    )
+}
+
+async fn enqueue(test_db: &TestDb, n: &Notification) -> bool {
+    let client = test_db.pool.get().await.unwrap();
+    outbox::enqueue(&**client, n).await.unwrap()
+}
+
+async fn row(test_db: &TestDb, key: &str) -> OutboxRow {
+    let client = test_db.pool.get().await.unwrap();
+    outbox::find_by_key(&**client, key)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no outbox row {key}"))
+}
+
+async fn count_rows(test_db: &TestDb) -> i64 {
+    let client = test_db.pool.get().await.unwrap();
+    client
+        .query_one("SELECT count(*) FROM notification_outbox", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn receiver(status: u16) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(status))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn header<'a>(request: &'a Request, name: &str) -> &'a str {
+    request
+        .headers
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .unwrap()
+}
+
+/// The receiver's check, done the way docs/notifications.md tells a Python receiver
+/// (an implementation independent of the sender's).
+fn python_hmac(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib, hmac, sys\n\
+             secret, ts = sys.argv[1], sys.argv[2]\n\
+             body = sys.stdin.buffer.read()\n\
+             print(hmac.new(secret.encode(), ts.encode() + b'.' + body, hashlib.sha256).hexdigest())",
+            secret,
+            timestamp,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test]
+async fn enqueue_is_idempotent_and_commits_with_the_callers_transaction() {
+    let test_db = TestDb::new().await;
+    let n = opened(1, Channel::Webhook);
+    assert!(enqueue(&test_db, &n).await);
+    assert!(!enqueue(&test_db, &n).await, "same key twice is a no-op");
+    assert_eq!(count_rows(&test_db).await, 1);
+    assert_eq!(
+        row(&test_db, "signal.opened:1:webhook")
+            .await
+            .message
+            .payload,
+        n.payload
+    );
+
+    // Rolled back with the caller's transaction: nothing queued.
+    let mut client = test_db.pool.get().await.unwrap();
+    let tx = client.transaction().await.unwrap();
+    assert!(outbox::enqueue(&*tx, &opened(2, Channel::Webhook))
+        .await
+        .unwrap());
+    assert!(outbox::enqueue(&*tx, &opened(2, Channel::Email))
+        .await
+        .unwrap());
+    tx.rollback().await.unwrap();
+    assert_eq!(count_rows(&test_db).await, 1);
+
+    // Committed: both there.
+    let tx = client.transaction().await.unwrap();
+    outbox::enqueue(&*tx, &opened(3, Channel::Webhook))
+        .await
+        .unwrap();
+    outbox::enqueue(&*tx, &opened(3, Channel::Email))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count_rows(&test_db).await, 3);
+}
+
+#[tokio::test]
+async fn webhook_is_delivered_signed_marked_and_not_sent_again() {
+    let test_db = TestDb::new().await;
+    let server = receiver(200).await;
+    let n = opened(10, Channel::Webhook);
+    enqueue(&test_db, &n).await;
+    let sender = notifier(&test_db, format!("{}/hook", server.uri()));
+
+    let before = Utc::now().timestamp();
+    let summary = sender.run().await.unwrap();
+    assert_eq!(
+        summary,
+        NotifySummary {
+            claimed: 1,
+            sent: 1,
+            ..Default::default()
+        }
+    );
+
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(header(request, "content-type"), "application/json");
+    assert_eq!(header(request, "x-tft-event"), "signal.opened");
+    assert_eq!(
+        header(request, "idempotency-key"),
+        "signal.opened:10:webhook"
+    );
+
+    // Signature: t=<ts>,v1=<hex HMAC-SHA256(secret, "<ts>.<raw body>")>.
+    let signature = header(request, "x-tft-signature");
+    let (t, v1) = signature
+        .strip_prefix("t=")
+        .and_then(|s| s.split_once(",v1="))
+        .unwrap_or_else(|| panic!("signature header {signature:?}"));
+    let ts: i64 = t.parse().unwrap();
+    assert!((before - 1..=Utc::now().timestamp() + 1).contains(&ts));
+    assert_eq!(v1, python_hmac(SECRET, t, &request.body));
+    assert_ne!(v1, python_hmac("wrong-secret", t, &request.body));
+
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(body["id"], "signal.opened:10:webhook");
+    assert_eq!(body["type"], "signal.opened");
+    assert_eq!(body["data"], n.payload);
+    assert!(body["created_at"].as_str().unwrap().ends_with('Z'));
+
+    let stored = row(&test_db, "signal.opened:10:webhook").await;
+    assert!(stored.sent_at.is_some());
+    assert_eq!(stored.message.attempts, 1);
+    assert_eq!(stored.last_error, None);
+
+    // A second run finds nothing due.
+    assert_eq!(sender.run().await.unwrap(), NotifySummary::default());
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn server_errors_and_timeouts_are_retried_and_refusals_given_up() {
+    let test_db = TestDb::new().await;
+
+    // 500: retried later, error kept.
+    let failing = receiver(500).await;
+    enqueue(&test_db, &opened(20, Channel::Webhook)).await;
+    let summary = notifier(&test_db, format!("{}/hook", failing.uri()))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!((summary.claimed, summary.retried), (1, 1));
+    let stored = row(&test_db, "signal.opened:20:webhook").await;
+    assert_eq!(stored.message.attempts, 1);
+    assert!(stored.sent_at.is_none() && stored.failed_at.is_none());
+    assert!(stored.last_error.as_deref().unwrap().contains("500"));
+    // First backoff: one minute.
+    let wait = stored.next_attempt_at - Utc::now();
+    assert!(wait > chrono::Duration::seconds(50), "{wait}");
+    assert!(wait <= chrono::Duration::seconds(61), "{wait}");
+
+    // 410 Gone: permanent, given up after one attempt, error kept for an operator.
+    let gone = receiver(410).await;
+    enqueue(&test_db, &opened(21, Channel::Webhook)).await;
+    let summary = notifier(&test_db, format!("{}/hook", gone.uri()))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!((summary.claimed, summary.given_up), (1, 1));
+    let stored = row(&test_db, "signal.opened:21:webhook").await;
+    assert!(stored.failed_at.is_some() && stored.sent_at.is_none());
+    assert!(stored.last_error.as_deref().unwrap().contains("410"));
+
+    // A receiver slower than the timeout: retried.
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(3)))
+        .mount(&slow)
+        .await;
+    enqueue(&test_db, &opened(22, Channel::Webhook)).await;
+    let summary = Notifier::new(
+        test_db.pool.clone(),
+        Some(webhook(
+            format!("{}/hook", slow.uri()),
+            Duration::from_millis(300),
+        )),
+        None,
+        SendOptions::default(),
+    )
+    .run()
+    .await
+    .unwrap();
+    assert_eq!((summary.claimed, summary.retried), (1, 1));
+    let stored = row(&test_db, "signal.opened:22:webhook").await;
+    assert!(stored.sent_at.is_none() && stored.failed_at.is_none());
+    assert!(
+        stored.last_error.as_deref().unwrap().contains("timed out"),
+        "{:?}",
+        stored.last_error
+    );
+    assert!(stored.next_attempt_at > Utc::now() + chrono::Duration::seconds(50));
+
+    // Attempts exhausted: a retryable failure on the last attempt gives up.
+    let client = test_db.pool.get().await.unwrap();
+    client
+        .execute(
+            "UPDATE notification_outbox SET attempts = 7, next_attempt_at = now() \
+             WHERE idempotency_key = 'signal.opened:20:webhook'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let summary = notifier(&test_db, format!("{}/hook", failing.uri()))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!((summary.claimed, summary.given_up), (1, 1));
+    let stored = row(&test_db, "signal.opened:20:webhook").await;
+    assert_eq!(stored.message.attempts, 8);
+    assert!(stored.failed_at.is_some());
+    assert!(stored.last_error.as_deref().unwrap().contains("500"));
+}
+
+#[tokio::test]
+async fn a_crash_between_sending_and_marking_resends_with_the_same_key() {
+    let test_db = TestDb::new().await;
+    let server = receiver(200).await;
+    enqueue(&test_db, &opened(30, Channel::Webhook)).await;
+    let sender = notifier(&test_db, format!("{}/hook", server.uri()));
+
+    // Claim (lease 1 s) and send, then "crash" before marking.
+    let claimed = {
+        let client = test_db.pool.get().await.unwrap();
+        outbox::claim_due(&**client, 10, Duration::from_secs(1))
+            .await
+            .unwrap()
+    };
+    assert_eq!(claimed.len(), 1);
+    sender.deliver(&claimed[0]).await.unwrap();
+
+    // While the lease runs, no other sender takes it.
+    assert_eq!(sender.run().await.unwrap().claimed, 0);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let summary = sender.run().await.unwrap();
+    assert_eq!((summary.claimed, summary.sent), (1, 1));
+
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(
+        requests.len(),
+        2,
+        "at least once: sent again after the crash"
+    );
+    for r in &requests {
+        assert_eq!(header(r, "idempotency-key"), "signal.opened:30:webhook");
+    }
+    let stored = row(&test_db, "signal.opened:30:webhook").await;
+    assert!(stored.sent_at.is_some());
+    assert_eq!(stored.message.attempts, 2);
+    assert_eq!(sender.run().await.unwrap().claimed, 0);
+}
+
+#[tokio::test]
+async fn two_concurrent_senders_deliver_each_message_exactly_once() {
+    let test_db = TestDb::new().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(20)))
+        .mount(&server)
+        .await;
+    for i in 0..50 {
+        enqueue(&test_db, &opened(100 + i, Channel::Webhook)).await;
+    }
+    let options = SendOptions {
+        batch_size: 5,
+        concurrency: 3,
+        ..SendOptions::default()
+    };
+    let make = || {
+        Notifier::new(
+            test_db.pool.clone(),
+            Some(webhook(
+                format!("{}/hook", server.uri()),
+                Duration::from_secs(5),
+            )),
+            None,
+            options.clone(),
+        )
+    };
+    let (a, b) = (make(), make());
+    let (sa, sb) = tokio::join!(a.run(), b.run());
+    let (sa, sb) = (sa.unwrap(), sb.unwrap());
+    assert_eq!(sa.sent + sb.sent, 50, "{sa:?} {sb:?}");
+    assert_eq!(sa.claimed + sb.claimed, 50);
+    assert!(sa.sent > 0 && sb.sent > 0, "both took part: {sa:?} {sb:?}");
+
+    let mut per_key: HashMap<String, usize> = HashMap::new();
+    for r in server.received_requests().await.unwrap() {
+        *per_key
+            .entry(header(&r, "idempotency-key").to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_key.len(), 50);
+    assert!(per_key.values().all(|&n| n == 1), "{per_key:?}");
+    let client = test_db.pool.get().await.unwrap();
+    let unsent: i64 = client
+        .query_one(
+            "SELECT count(*) FROM notification_outbox WHERE sent_at IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unsent, 0);
+}
+
+/// One SES v2 REST call on moto (the test sets moto up; the product never does).
+async fn ses_v2(method: reqwest::Method, path: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .request(method, format!("{}{path}", aws_endpoint()))
+        .header("Content-Type", "application/json")
+        // moto routes by the service in the credential scope (and /v2/ for SES v2).
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ses/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("moto");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "SES {path} -> {status}: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn email_is_sent_through_ses_on_moto() {
+    let test_db = TestDb::new().await;
+    let suffix = format!("{:08x}", rand::random::<u32>());
+    let from = format!("alerts-{suffix}@tft.test");
+    let to = format!("trader-{suffix}@example.com");
+    // moto refuses to send from an unverified identity; creating it verifies it.
+    ses_v2(
+        reqwest::Method::POST,
+        "/v2/email/identities",
+        json!({"EmailIdentity": from}),
+    )
+    .await;
+
+    let n = opened(40, Channel::Email);
+    enqueue(&test_db, &n).await;
+    let email = EmailSender::from_env(EmailSettings {
+        from: from.clone(),
+        to: vec![to.clone()],
+    })
+    .await;
+    let sender = Notifier::new(
+        test_db.pool.clone(),
+        None,
+        Some(email),
+        SendOptions::default(),
+    );
+    let summary = sender.run().await.unwrap();
+    assert_eq!((summary.claimed, summary.sent), (1, 1), "{summary:?}");
+    assert!(row(&test_db, "signal.opened:40:email")
+        .await
+        .sent_at
+        .is_some());
+
+    // What moto recorded: data.json lists SES messages under ses.Message.
+    let data: Value = reqwest::get(format!("{}/moto-api/data.json", aws_endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sent: Vec<&Value> = data["ses"]["Message"]
+        .as_array()
+        .expect("ses.Message")
+        .iter()
+        .filter(|m| m["destinations"]["ToAddresses"] == json!([to]))
+        .collect();
+    assert_eq!(sent.len(), 1, "{data}");
+    let message = sent[0];
+    assert_eq!(message["source"], from.as_str());
+    assert_eq!(message["subject"], "[TFT Trader] signal.opened: AAPL");
+    // moto keeps the HTML body when both are given.
+    let html = message["body"].as_str().unwrap();
+    assert!(
+        html.contains("<th align=\"left\">ticker</th><td>AAPL</td>"),
+        "{html}"
+    );
+    assert!(html.contains("href=\"https://finance.yahoo.com/quote/AAPL\""));
+
+    // An unverified sender: SES refuses, the message is kept for a retry.
+    let n = opened(41, Channel::Email);
+    enqueue(&test_db, &n).await;
+    let unverified = Notifier::new(
+        test_db.pool.clone(),
+        None,
+        Some(
+            EmailSender::from_env(EmailSettings {
+                from: format!("nobody-{suffix}@unverified.test"),
+                to: vec![to.clone()],
+            })
+            .await,
+        ),
+        SendOptions::default(),
+    );
+    let summary = unverified.run().await.unwrap();
+    assert_eq!((summary.claimed, summary.retried), (1, 1), "{summary:?}");
+    let stored = row(&test_db, "signal.opened:41:email").await;
+    assert!(
+        stored
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("not verified"),
+        "{:?}",
+        stored.last_error
+    );
+}
+
+#[tokio::test]
+async fn email_request_carries_a_text_and_an_html_body() {
+    // moto keeps one body; the SES request itself, captured, shows both.
+    let test_db = TestDb::new().await;
+    let ses = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v2/email/outbound-emails"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"MessageId": "m-1"})))
+        .mount(&ses)
+        .await;
+    enqueue(&test_db, &opened(50, Channel::Email)).await;
+    let email = EmailSender::with_endpoint(
+        EmailSettings {
+            from: "alerts@tft.test".into(),
+            to: vec!["a@example.com".into(), "b@example.com".into()],
+        },
+        &ses.uri(),
+    )
+    .await;
+    let sender = Notifier::new(
+        test_db.pool.clone(),
+        None,
+        Some(email),
+        SendOptions::default(),
+    );
+    assert_eq!(sender.run().await.unwrap().sent, 1);
+
+    let requests = ses.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    assert_eq!(body["FromEmailAddress"], "alerts@tft.test");
+    assert_eq!(
+        body["Destination"]["ToAddresses"],
+        json!(["a@example.com", "b@example.com"])
+    );
+    let simple = &body["Content"]["Simple"];
+    assert_eq!(
+        simple["Subject"]["Data"],
+        "[TFT Trader] signal.opened: AAPL"
+    );
+    let text = simple["Body"]["Text"]["Data"].as_str().unwrap();
+    let html = simple["Body"]["Html"]["Data"].as_str().unwrap();
+    assert!(text.contains("entry_price: 187.25\n"), "{text}");
+    assert!(text.contains("chart: https://finance.yahoo.com/quote/AAPL\n"));
+    assert!(html.contains("<td>187.25</td>"), "{html}");
+    assert_eq!(simple["Body"]["Text"]["Charset"], "UTF-8");
+}
