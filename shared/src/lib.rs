@@ -10,6 +10,6 @@
 pub mod adapters;
 pub mod config;
 pub mod core;
-#[cfg(feature = "eventbridge")]
+#[cfg(feature = "aws")]
 pub mod jobs;
 pub mod telemetry;

@@ -1,9 +1,9 @@
 //! Adapters: everything that talks to the outside world.
 
 pub mod db;
-#[cfg(feature = "eventbridge")]
+#[cfg(feature = "aws")]
 pub mod email;
-#[cfg(feature = "eventbridge")]
+#[cfg(feature = "aws")]
 pub mod eventbridge;
 pub mod feature_store;
 pub mod outbox;

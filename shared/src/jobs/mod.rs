@@ -3,7 +3,7 @@
 
 pub mod build_features;
 pub mod daily_sentiment;
-#[cfg(feature = "eventbridge")]
+#[cfg(feature = "aws")]
 pub mod notify;
 pub mod reddit_rows;
 pub mod scheduled;
