@@ -1,0 +1,48 @@
+//! Model inference for TFT Trader: the ONNX models trained in `models/` run by tract.
+//!
+//! - [`OnnxModel`] loads a classifier (`[batch, features]` f32 in, class scores out) and runs
+//!   whole batches; plans are optimised per batch size and cached.
+//! - [`trees`] registers a fast `ai.onnx.ml` `TreeEnsembleClassifier` with tract-onnx: the
+//!   XGBoost and LightGBM models are standard ONNX tree ensembles (what onnxruntime runs
+//!   natively), see docs/trees-in-tract.md for the options measured and the decision.
+//! - [`store`] and [`manifest`]: the model bundle (manifest + files) in a local directory or
+//!   S3, verified (sha256 of every file, the feature schema hash of this code) before it is
+//!   served; promotion only when validation does not get worse.
+
+pub mod manifest;
+mod model;
+pub mod store;
+pub mod trees;
+
+pub use model::{Backend, OnnxModel, Probabilities};
+
+/// Errors of loading and running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read {0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    #[error("tract failed at {stage}: {message}")]
+    Tract {
+        stage: &'static str,
+        message: String,
+    },
+    #[error("unsupported model: {0}")]
+    Model(String),
+    #[error("bad input: {0}")]
+    Input(String),
+    #[error("{0}: {1}")]
+    Context(String, Box<Error>),
+}
+
+impl Error {
+    fn tract(stage: &'static str) -> impl Fn(tract_onnx::prelude::TractError) -> Error {
+        move |e| Error::Tract {
+            stage,
+            message: format!("{e:#}"),
+        }
+    }
+
+    fn context(self, what: String) -> Error {
+        Error::Context(what, Box::new(self))
+    }
+}

@@ -1,0 +1,283 @@
+//! Where model bundles live: a local directory (the CLI, tests, the demo) or S3 (the
+//! Lambda functions). Layout, the same in both:
+//!
+//! ```text
+//! <root>/ensemble/<version>/manifest.json, lstm.onnx, xgboost.onnx, lightgbm.onnx, golden.json
+//! <root>/ensemble/current          the serving version's name
+//! ```
+//!
+//! A bundle is served only when its manifest parses, agrees with this code's feature
+//! schema, classes and weights, and every file matches its sha256. A new version becomes
+//! `current` only if its validation metric is not worse than the current one's; old
+//! versions stay for rollback.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::manifest::{BundleError, Manifest};
+
+/// The validation metric that decides promotion (ensemble, higher is better).
+pub const PROMOTION_METRIC: &str = "macro_f1";
+
+/// A verified bundle: the manifest and the bytes of every file it lists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    pub manifest: Manifest,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Bundle {
+    pub fn file(&self, name: &str) -> Option<&[u8]> {
+        self.files.get(name).map(Vec::as_slice)
+    }
+}
+
+/// A model store.
+#[derive(Debug, Clone)]
+pub enum ModelStore {
+    Local(PathBuf),
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        /// Key prefix without a trailing slash ("" for the bucket root).
+        prefix: String,
+    },
+}
+
+fn unreadable(version: &str, file: &str, reason: impl ToString) -> BundleError {
+    BundleError::Unreadable {
+        version: version.to_string(),
+        file: file.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+impl ModelStore {
+    fn key(&self, parts: &[&str]) -> String {
+        let tail = std::iter::once("ensemble")
+            .chain(parts.iter().copied())
+            .collect::<Vec<_>>()
+            .join("/");
+        match self {
+            ModelStore::Local(_) => tail,
+            ModelStore::S3 { prefix, .. } if prefix.is_empty() => tail,
+            ModelStore::S3 { prefix, .. } => format!("{prefix}/{tail}"),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        match self {
+            ModelStore::Local(root) => match tokio::fs::read(root.join(key)).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.to_string()),
+            },
+            ModelStore::S3 { client, bucket, .. } => {
+                match client.get_object().bucket(bucket).key(key).send().await {
+                    Ok(out) => out
+                        .body
+                        .collect()
+                        .await
+                        .map(|b| Some(b.into_bytes().to_vec()))
+                        .map_err(|e| e.to_string()),
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+                    Err(e) => Err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+                }
+            }
+        }
+    }
+
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), String> {
+        match self {
+            ModelStore::Local(root) => {
+                let path = root.join(key);
+                if let Some(dir) = path.parent() {
+                    tokio::fs::create_dir_all(dir)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                tokio::fs::write(&path, bytes)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            ModelStore::S3 { client, bucket, .. } => client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(bytes.into())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+        }
+    }
+
+    /// The name of the serving version.
+    pub async fn current_version(&self) -> Result<String, BundleError> {
+        let key = self.key(&["current"]);
+        match self.get(&key).await {
+            Ok(Some(bytes)) => {
+                let version = String::from_utf8_lossy(&bytes).trim().to_string();
+                if version.is_empty() {
+                    Err(BundleError::NoCurrent(format!("{key} is empty")))
+                } else {
+                    Ok(version)
+                }
+            }
+            Ok(None) => Err(BundleError::NoCurrent(format!("{key} does not exist"))),
+            Err(e) => Err(BundleError::NoCurrent(format!("{key}: {e}"))),
+        }
+    }
+
+    /// Loads and verifies one version.
+    #[tracing::instrument(skip(self))]
+    pub async fn load(&self, version: &str) -> Result<Bundle, BundleError> {
+        let manifest_bytes = self
+            .get(&self.key(&[version, "manifest.json"]))
+            .await
+            .map_err(|e| unreadable(version, "manifest.json", e))?
+            .ok_or_else(|| unreadable(version, "manifest.json", "missing"))?;
+        let manifest = Manifest::parse(version, &manifest_bytes)?;
+        manifest.check_against_code()?;
+        let mut files = BTreeMap::new();
+        for file in manifest.files() {
+            let bytes = self
+                .get(&self.key(&[version, &file.file]))
+                .await
+                .map_err(|e| unreadable(version, &file.file, e))?
+                .ok_or_else(|| unreadable(version, &file.file, "missing"))?;
+            manifest.verify_file(file, &bytes)?;
+            files.insert(file.file.clone(), bytes);
+        }
+        Ok(Bundle { manifest, files })
+    }
+
+    /// Loads and verifies the serving version.
+    pub async fn load_current(&self) -> Result<Bundle, BundleError> {
+        let version = self.current_version().await?;
+        self.load(&version).await
+    }
+
+    /// Copies a bundle directory (manifest.json and its files) into the store under the
+    /// manifest's version, verifying it first. Does not make it current.
+    pub async fn upload_dir(&self, dir: &std::path::Path) -> Result<String, BundleError> {
+        let manifest_bytes = tokio::fs::read(dir.join("manifest.json"))
+            .await
+            .map_err(|e| unreadable("?", "manifest.json", e))?;
+        let probe: Manifest =
+            serde_json::from_slice(&manifest_bytes).map_err(|e| BundleError::BadManifest {
+                version: "?".into(),
+                reason: e.to_string(),
+            })?;
+        let version = probe.version.clone();
+        let mut bytes_of = BTreeMap::new();
+        for file in probe.files() {
+            let bytes = tokio::fs::read(dir.join(&file.file))
+                .await
+                .map_err(|e| unreadable(&version, &file.file, e))?;
+            probe.verify_file(file, &bytes)?;
+            bytes_of.insert(file.file.clone(), bytes);
+        }
+        probe.check_against_code()?;
+        for (name, bytes) in bytes_of {
+            self.put(&self.key(&[&version, &name]), bytes)
+                .await
+                .map_err(|e| unreadable(&version, &name, e))?;
+        }
+        self.put(&self.key(&[&version, "manifest.json"]), manifest_bytes)
+            .await
+            .map_err(|e| unreadable(&version, "manifest.json", e))?;
+        Ok(version)
+    }
+
+    /// Makes `version` current if it verifies and its ensemble validation metric is not
+    /// worse than the current version's (or there is none). Returns whether it did.
+    pub async fn promote(&self, version: &str) -> Result<Promotion, BundleError> {
+        let candidate = self.load(version).await?;
+        let metric = |m: &Manifest| {
+            m.validation_metrics
+                .get("ensemble")
+                .and_then(|e| e.get(PROMOTION_METRIC))
+                .copied()
+        };
+        let new = metric(&candidate.manifest).ok_or_else(|| BundleError::Inconsistent {
+            version: version.to_string(),
+            reason: format!("no ensemble {PROMOTION_METRIC} in validation_metrics"),
+        })?;
+        if let Ok(current) = self.load_current().await {
+            if let Some(old) = metric(&current.manifest) {
+                if new < old {
+                    return Ok(Promotion::KeptCurrent {
+                        current: current.manifest.version,
+                        current_metric: old,
+                        candidate_metric: new,
+                    });
+                }
+            }
+        }
+        self.put(&self.key(&["current"]), version.as_bytes().to_vec())
+            .await
+            .map_err(|e| unreadable(version, "current", e))?;
+        Ok(Promotion::Promoted {
+            version: version.to_string(),
+        })
+    }
+}
+
+/// What [`ModelStore::promote`] did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum Promotion {
+    Promoted {
+        version: String,
+    },
+    KeptCurrent {
+        current: String,
+        current_metric: f64,
+        candidate_metric: f64,
+    },
+}
+
+/// The bundle a warm container serves: refreshed per invocation, but a failed refresh
+/// (store unreachable, corrupt upload, schema mismatch) keeps the last good bundle.
+#[derive(Default)]
+pub struct ModelCache {
+    last_good: tokio::sync::Mutex<Option<Arc<Bundle>>>,
+}
+
+impl ModelCache {
+    pub async fn get(&self, store: &ModelStore) -> Result<Arc<Bundle>, BundleError> {
+        let mut guard = self.last_good.lock().await;
+        let current = match store.current_version().await {
+            Ok(v) => v,
+            Err(e) => {
+                return match guard.clone() {
+                    Some(last) => {
+                        tracing::error!(error = %e, serving = %last.manifest.version, "model store unreadable; keeping the last good model");
+                        Ok(last)
+                    }
+                    None => Err(e),
+                }
+            }
+        };
+        if let Some(bundle) = guard.as_ref() {
+            if bundle.manifest.version == current {
+                return Ok(bundle.clone());
+            }
+        }
+        match store.load(&current).await {
+            Ok(bundle) => {
+                let bundle = Arc::new(bundle);
+                *guard = Some(bundle.clone());
+                Ok(bundle)
+            }
+            Err(e) => match guard.clone() {
+                Some(last) => {
+                    tracing::error!(error = %e, serving = %last.manifest.version, "new model refused; keeping the last good one");
+                    Ok(last)
+                }
+                None => Err(e),
+            },
+        }
+    }
+}
