@@ -6,6 +6,7 @@ use tokio_postgres::GenericClient;
 
 use super::db::{DbError, QueryContext};
 use super::price_store::UpsertCounts;
+use super::reddit_store;
 use crate::core::features::{FeatureRow, FeatureSchema};
 use crate::core::mention_sentiment::TickerSentiment;
 
@@ -72,13 +73,7 @@ pub async fn upsert_features(
             )
             .await
             .context("upsert features")?;
-        for row in returned {
-            if row.get::<_, bool>(0) {
-                counts.inserted += 1;
-            } else {
-                counts.updated += 1;
-            }
-        }
+        counts.add_returned(&returned);
     }
     Ok(counts)
 }
@@ -135,26 +130,14 @@ pub async fn ticker_sentiment_until(
 ) -> Result<Vec<TickerSentiment>, DbError> {
     let rows = client
         .query_typed(
-            "SELECT ticker, trading_date, window_start, cutoff_at, mentions, items, unique_authors, \
-                    mean_sentiment, weighted_sentiment, bullish_share \
-             FROM ticker_sentiment_daily WHERE ticker = $1 AND trading_date <= $2 ORDER BY trading_date",
+            &format!(
+                "SELECT {} FROM ticker_sentiment_daily \
+                 WHERE ticker = $1 AND trading_date <= $2 ORDER BY trading_date",
+                reddit_store::SENTIMENT_COLUMNS
+            ),
             &[(&ticker, Type::VARCHAR), (&to, Type::DATE)],
         )
         .await
         .context("load ticker sentiment")?;
-    Ok(rows
-        .iter()
-        .map(|r| TickerSentiment {
-            ticker: r.get(0),
-            trading_date: r.get(1),
-            window_start: r.get(2),
-            cutoff_at: r.get(3),
-            mentions: r.get::<_, i32>(4) as u32,
-            items: r.get::<_, i32>(5) as u32,
-            unique_authors: r.get::<_, i32>(6) as u32,
-            mean_sentiment: r.get(7),
-            weighted_sentiment: r.get(8),
-            bullish_share: r.get(9),
-        })
-        .collect())
+    Ok(rows.iter().map(reddit_store::sentiment_from_row).collect())
 }

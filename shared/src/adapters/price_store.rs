@@ -32,6 +32,18 @@ impl UpsertCounts {
     pub fn written(&self) -> u64 {
         self.inserted + self.updated
     }
+
+    /// Counts the rows of an upsert that ends `RETURNING (xmax = 0) AS inserted`: true for
+    /// a new row, false for an updated one (rows left unchanged return nothing).
+    pub fn add_returned(&mut self, returned: &[tokio_postgres::Row]) {
+        for row in returned {
+            if row.get::<_, bool>(0) {
+                self.inserted += 1;
+            } else {
+                self.updated += 1;
+            }
+        }
+    }
 }
 
 /// Rows per statement: large enough to amortise the round trip, small enough that a
@@ -169,13 +181,7 @@ pub async fn upsert_prices(
             .query_typed(UPSERT_SQL, &params)
             .await
             .context("upsert stock_prices")?;
-        for row in returned {
-            if row.get::<_, bool>(0) {
-                counts.inserted += 1;
-            } else {
-                counts.updated += 1;
-            }
-        }
+        counts.add_returned(&returned);
     }
     Ok(counts)
 }

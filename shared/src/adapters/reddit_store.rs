@@ -141,13 +141,7 @@ pub async fn upsert_items(
             .query_typed(UPSERT_SQL, &params)
             .await
             .context("upsert reddit_posts")?;
-        for row in returned {
-            if row.get::<_, bool>(0) {
-                counts.inserted += 1;
-            } else {
-                counts.updated += 1;
-            }
-        }
+        counts.add_returned(&returned);
     }
     Ok(counts)
 }
@@ -269,6 +263,26 @@ pub async fn replace_daily_sentiment(
     Ok(removed + written)
 }
 
+/// The `ticker_sentiment_daily` columns [`sentiment_from_row`] reads, in its order.
+pub(crate) const SENTIMENT_COLUMNS: &str =
+    "ticker, trading_date, window_start, cutoff_at, mentions, \
+     items, unique_authors, mean_sentiment, weighted_sentiment, bullish_share";
+
+pub(crate) fn sentiment_from_row(r: &tokio_postgres::Row) -> TickerSentiment {
+    TickerSentiment {
+        ticker: r.get(0),
+        trading_date: r.get(1),
+        window_start: r.get(2),
+        cutoff_at: r.get(3),
+        mentions: r.get::<_, i32>(4) as u32,
+        items: r.get::<_, i32>(5) as u32,
+        unique_authors: r.get::<_, i32>(6) as u32,
+        mean_sentiment: r.get(7),
+        weighted_sentiment: r.get(8),
+        bullish_share: r.get(9),
+    }
+}
+
 /// The stored aggregate of one trading day, by ticker.
 pub async fn daily_sentiment(
     client: &impl GenericClient,
@@ -276,28 +290,15 @@ pub async fn daily_sentiment(
 ) -> Result<Vec<TickerSentiment>, DbError> {
     let rows = client
         .query_typed(
-            "SELECT ticker, trading_date, window_start, cutoff_at, mentions, items, unique_authors, \
-                    mean_sentiment, weighted_sentiment, bullish_share \
-             FROM ticker_sentiment_daily WHERE trading_date = $1 ORDER BY ticker",
+            &format!(
+                "SELECT {SENTIMENT_COLUMNS} FROM ticker_sentiment_daily \
+                 WHERE trading_date = $1 ORDER BY ticker"
+            ),
             &[(&trading_date, Type::DATE)],
         )
         .await
         .context("read daily sentiment")?;
-    Ok(rows
-        .iter()
-        .map(|r| TickerSentiment {
-            ticker: r.get(0),
-            trading_date: r.get(1),
-            window_start: r.get(2),
-            cutoff_at: r.get(3),
-            mentions: r.get::<_, i32>(4) as u32,
-            items: r.get::<_, i32>(5) as u32,
-            unique_authors: r.get::<_, i32>(6) as u32,
-            mean_sentiment: r.get(7),
-            weighted_sentiment: r.get(8),
-            bullish_share: r.get(9),
-        })
-        .collect())
+    Ok(rows.iter().map(sentiment_from_row).collect())
 }
 
 /// The most mentioned tickers in `[start, end)` (once per author per ticker), at least
