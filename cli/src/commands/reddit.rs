@@ -13,7 +13,7 @@ use shared::jobs::daily_sentiment::{recompute_days, trading_days};
 use shared::jobs::reddit_rows::score_item;
 use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
 
-use super::run::event_publisher;
+use shared::jobs::init::event_publisher;
 
 /// `tft run scrape-reddit`: the Lambda handler, locally.
 pub async fn scrape(at: Option<DateTime<Utc>>) -> anyhow::Result<()> {

@@ -6,11 +6,12 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use shared::adapters::{db, eventbridge::EventPublisher, yahoo::YahooClient};
+use shared::adapters::{db, yahoo::YahooClient};
 use shared::config::{Config, DatabaseConfig, ProcessEnv};
 use shared::core::calendar::new_york_date;
 use shared::jobs::build_features::BuildFeatures;
 use shared::jobs::daily_sentiment::RedditTrending;
+use shared::jobs::init::event_publisher;
 use shared::jobs::scheduled::DailyRun;
 use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices};
 
@@ -56,14 +57,6 @@ pub async fn migrate() -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The bus publisher when `TFT_EVENT_BUS_NAME` is set (local runs usually leave it unset).
-pub async fn event_publisher(config: &Config) -> Option<EventPublisher> {
-    match &config.event_bus_name {
-        Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
-        None => None,
-    }
 }
 
 async fn scrape_prices_job(config: &Config) -> anyhow::Result<ScrapePrices> {

@@ -4,23 +4,18 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::adapters::{db, eventbridge::EventPublisher};
-use shared::config::Config;
 use shared::jobs::build_features::BuildFeatures;
+use shared::jobs::init::FunctionContext;
 use shared::jobs::scheduled::DailyRun;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = Config::from_process_env()?;
-    let pool = db::connect_pool(&config.database)?;
-    if let Err(e) = db::ping(&pool).await {
-        tracing::warn!(error = %e, "database not reachable at init; will retry per invocation");
-    }
-    let events = match &config.event_bus_name {
-        Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
-        None => None,
-    };
+    let FunctionContext {
+        config,
+        pool,
+        events,
+    } = FunctionContext::from_env().await?;
     let job = BuildFeatures {
         pool,
         events,

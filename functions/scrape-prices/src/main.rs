@@ -3,25 +3,20 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::adapters::{db, eventbridge::EventPublisher, yahoo::YahooClient};
-use shared::config::Config;
+use shared::adapters::yahoo::YahooClient;
 use shared::jobs::daily_sentiment::RedditTrending;
+use shared::jobs::init::FunctionContext;
 use shared::jobs::scheduled::DailyRun;
 use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = Config::from_process_env()?;
-    let pool = db::connect_pool(&config.database)?;
-    // Pay the TLS handshake during init, not during the first invocation.
-    if let Err(e) = db::ping(&pool).await {
-        tracing::warn!(error = %e, "database not reachable at init; will retry per invocation");
-    }
-    let events = match &config.event_bus_name {
-        Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
-        None => None,
-    };
+    let FunctionContext {
+        config,
+        pool,
+        events,
+    } = FunctionContext::from_env().await?;
     let trending = RedditTrending::from_config(pool.clone(), &config.prices);
     let job = ScrapePrices::new(
         pool,

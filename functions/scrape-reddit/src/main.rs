@@ -3,24 +3,17 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::adapters::{db, eventbridge::EventPublisher, reddit::RedditClient};
-use shared::config::{Config, ProcessEnv};
+use shared::adapters::reddit::RedditClient;
+use shared::config::ProcessEnv;
+use shared::jobs::init::FunctionContext;
 use shared::jobs::scheduled::event_time;
 use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let config = Config::from_process_env()?;
     let reddit = RedditConfig::from_env(&ProcessEnv)?;
-    let pool = db::connect_pool(&config.database)?;
-    if let Err(e) = db::ping(&pool).await {
-        tracing::warn!(error = %e, "database not reachable at init; will retry per invocation");
-    }
-    let events = match &config.event_bus_name {
-        Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
-        None => None,
-    };
+    let FunctionContext { pool, events, .. } = FunctionContext::from_env().await?;
     let job = ScrapeReddit {
         pool,
         reddit: RedditClient::new(reddit.settings, reddit.credentials)?,

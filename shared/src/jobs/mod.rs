@@ -3,6 +3,7 @@
 
 pub mod build_features;
 pub mod daily_sentiment;
+pub mod init;
 #[cfg(feature = "aws")]
 pub mod notify;
 pub mod reddit_rows;
