@@ -8,6 +8,7 @@ pub mod indicators;
 pub mod mention_sentiment;
 pub mod nyse;
 pub mod portfolio;
+pub mod prediction;
 pub mod price_history;
 pub mod risk;
 pub mod sentiment;

@@ -15,12 +15,12 @@
 //! The label of bar i reads bars `i + 1 ..= i + horizon_days` and nothing else; it is
 //! `None` where fewer than `horizon_days` bars follow (the future is never guessed).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::DailyBar;
 
 /// A training class; the discriminant is the class index models output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Label {
     Sell = 0,
