@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Weekly retrain (docs/retrain.md): export the training set from the database, train a new
+# bundle, upload it to the model store, and promote it if its ensemble validation macro-F1 is
+# not worse than the current version's (the store keeps every version for rollback).
+#
+#   DATABASE_URL=postgres://... TFT_MODEL_STORE=s3://bucket/models models/retrain.sh
+#
+# Environment:
+#   DATABASE_URL      read by `tft features export --from-db` (required)
+#   TFT_MODEL_STORE   the store `tft models upload/promote --store` take (required)
+#   TFT_BIN           the tft binary (default: tft on PATH, else target/release/tft)
+#   RETRAIN_TO        last day of the export (default: yesterday, UTC)
+#   RETRAIN_WORKDIR   scratch directory (default: a fresh mktemp -d, removed at the end)
+#   RETRAIN_FEATURES  use this exported CSV instead of exporting from the database (dry runs)
+#   RETRAIN_TRAIN_ARGS  extra flags for tft_models.train (e.g. "--lstm-epochs 1" for a smoke run)
+#
+# Windows, rolling with RETRAIN_TO (the committed bundle used the same shape, fixed dates):
+#   export       RETRAIN_TO - 5 years .. RETRAIN_TO
+#   training     export start .. validation start - 21 days (>= 10 trading days of purge)
+#   validation   RETRAIN_TO - 9 months .. RETRAIN_TO (its last 7 bars have no label yet and
+#                are dropped by the trainer)
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+if [[ -z "${RETRAIN_FEATURES:-}" ]]; then : "${DATABASE_URL:?DATABASE_URL must be set}"; fi
+: "${TFT_MODEL_STORE:?TFT_MODEL_STORE must be set (s3://bucket/prefix or a directory)}"
+if [[ -z "${TFT_BIN:-}" ]]; then
+  if command -v tft >/dev/null; then TFT_BIN=tft; else TFT_BIN="$here/../target/release/tft"; fi
+fi
+
+to="${RETRAIN_TO:-$(date -u -d yesterday +%F)}"
+export_from="$(date -u -d "$to - 5 years" +%F)"
+valid_from="$(date -u -d "$to - 9 months" +%F)"
+train_to="$(date -u -d "$valid_from - 21 days" +%F)"
+
+work="${RETRAIN_WORKDIR:-}"
+if [[ -z "$work" ]]; then
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+work="$(realpath "$work")"  # the trainer runs from models/
+echo "retrain: export $export_from..$to, train ..$train_to, validate $valid_from..$to, work $work"
+
+features="$(realpath -m "${RETRAIN_FEATURES:-$work/features.csv}")"
+if [[ -z "${RETRAIN_FEATURES:-}" ]]; then
+  "$TFT_BIN" features export --from-db --from "$export_from" --to "$to" --out "$features"
+fi
+
+# shellcheck disable=SC2086  # RETRAIN_TRAIN_ARGS is a list of flags
+(cd "$here" && uv run --frozen python -m tft_models.train \
+  --features "$features" --out "$work/bundle" \
+  --train-from "$export_from" --train-to "$train_to" \
+  --valid-from "$valid_from" --valid-to "$to" --purge-days 10 ${RETRAIN_TRAIN_ARGS:-})
+
+version="$(cd "$here" && uv run --frozen python -c \
+  'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$work/bundle/manifest.json")"
+
+"$TFT_BIN" models upload --dir "$work/bundle" --store "$TFT_MODEL_STORE"
+"$TFT_BIN" models promote "$version" --store "$TFT_MODEL_STORE"
+echo "retrain: $version uploaded; promotion result above"
