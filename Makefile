@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make demo` and `make test` (see README.md).
 SHELL := /bin/bash
-.PHONY: test lint demo fmt
+.PHONY: test lint demo demo-pipeline fmt
 
 # The whole suite: unit tests, golden files, and integration tests against a throwaway
 # PostgreSQL + PgBouncer + moto that infra/test-env.sh starts and always stops.
@@ -15,6 +15,10 @@ lint:
 fmt:
 	cargo fmt --all
 
-# The most complete local run: see infra/demo.sh.
+# The main job: the backtest on bundled real data (see infra/demo.sh).
 demo:
 	infra/demo.sh
+
+# The services demo: PostgreSQL, moto and recorded Yahoo responses through the real handlers.
+demo-pipeline:
+	infra/demo.sh --pipeline

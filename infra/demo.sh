@@ -1,15 +1,40 @@
 #!/usr/bin/env bash
-# The most complete local run of TFT Trader today (no cloud account, no database to set
-# up): a throwaway PostgreSQL, moto as the local AWS, recorded Yahoo responses replayed
-# on localhost, then the real scrape-prices handler through `tft`:
+# `make demo`: the backtest on bundled real data, no database, no cloud account, no Python.
+#   tft backtest on data/sample (44 real tickers, 2019-2021 bars; real r/wallstreetbets
+#   posts and comments of 2020-21) for 2020-01-01..2021-12-31 with the committed models
+#   (models/store; the rule strategy when no bundle is committed), against SPY buy & hold,
+#   with the rule strategy and each model alone as baselines. Prints the summary table and
+#   the path of report.html (out/demo/). Debug build (the one `make test` builds too).
+#
+# `infra/demo.sh --pipeline`: the services demo (a throwaway PostgreSQL, moto as the local
+# AWS, recorded Yahoo responses replayed on localhost, then the real handlers through `tft`):
 #   migrate -> scrape-prices for 2022-01-31 (TSLA, MSFT, NVDA + one unknown ticker)
 #   -> the stored bars with indicators -> the prices.updated event on the bus
 #   -> a re-run of the same day (changes nothing)
 #   -> import real WSB comments (Nov-Dec 2021, bundled) -> build-features for 2021-11-10
 #   -> tft sentiment on a few sentences.
-# When the backtester lands, this becomes the backtest on bundled data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" != "--pipeline" ] && [ -z "${TFT_DEMO_INNER:-}" ]; then
+  echo "== building tft"
+  cargo build --quiet -p tft
+  tft="${CARGO_TARGET_DIR:-target}/debug/tft"
+  models=models/store
+  if [ -f "$models/ensemble/current" ]; then
+    strategy=ensemble
+  else
+    strategy=rules
+    echo "== no committed model bundle in $models: backtesting the rule strategy"
+  fi
+  echo "== tft backtest --strategy $strategy, 2020-01-01..2021-12-31, bundled sample (data/sample)"
+  start=$(date +%s)
+  "$tft" backtest --prices data/sample/prices --posts data/sample/reddit/*.csv \
+    --benchmark data/sample/benchmark/SPY.csv --from 2020-01-01 --to 2021-12-31 \
+    --models "$models" --strategy "$strategy" --out out/demo
+  echo "== done in $(( $(date +%s) - start )) s; open out/demo/report.html in a browser"
+  exit 0
+fi
 
 if [ -z "${TFT_DEMO_INNER:-}" ]; then
   echo "== building tft"

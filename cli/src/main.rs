@@ -58,6 +58,14 @@ enum Command {
         #[command(subcommand)]
         command: commands::features::FeaturesCommand,
     },
+    /// The model store (a directory or s3://bucket/prefix): `upload` a bundle, `promote` a version.
+    Models {
+        #[command(subcommand)]
+        command: commands::models::ModelsCommand,
+    },
+    /// Walk-forward backtest on CSV bars and Reddit dumps: the live core day by day, with
+    /// baselines, report.json, trades.csv and report.html (docs/backtest.md).
+    Backtest(Box<commands::backtest::BacktestArgs>),
     /// Compute indicators for one CSV (Date,Open,High,Low,Close,Adj Close,Volume) to stdout.
     Indicators {
         #[arg(long)]
@@ -103,6 +111,8 @@ async fn main() -> anyhow::Result<()> {
         Command::ImportReddit { files } => commands::reddit::import(&files).await,
         Command::SentimentDaily { from, to } => commands::reddit::recompute(from, to).await,
         Command::Features { command } => commands::features::run(command).await,
+        Command::Models { command } => commands::models::run(command).await,
+        Command::Backtest(args) => commands::backtest::run(*args).await,
         Command::Indicators { csv } => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

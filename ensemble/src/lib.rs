@@ -1,19 +1,31 @@
 //! Model inference for TFT Trader: the ONNX models trained in `models/` run by tract.
 //!
-//! - [`OnnxModel`] loads a classifier (`[batch, features]` f32 in, class scores out) and runs
-//!   whole batches; plans are optimised per batch size and cached.
+//! - [`OnnxModel`] loads a classifier (`[batch, features]` or, for the LSTM,
+//!   `[batch, seq, features]` f32 in, class scores out) and runs whole batches; plans are
+//!   optimised per concrete batch size and cached.
 //! - [`trees`] registers a fast `ai.onnx.ml` `TreeEnsembleClassifier` with tract-onnx: the
 //!   XGBoost and LightGBM models are standard ONNX tree ensembles (what onnxruntime runs
 //!   natively), see docs/trees-in-tract.md for the options measured and the decision.
+//! - [`Ensemble`] serves a verified bundle: the three models loaded once, a day's tickers
+//!   in one batch per model, the weighted vote; each model alone is a [`SingleModel`]. Both
+//!   are [`shared::core::prediction::Predictor`]s.
+//! - [`golden`]: the bundle's onnxruntime outputs, reproduced by tract before serving.
 //! - [`store`] and [`manifest`]: the model bundle (manifest + files) in a local directory or
 //!   S3, verified (sha256 of every file, the feature schema hash of this code) before it is
 //!   served; promotion only when validation does not get worse.
 
+pub mod ensemble;
+pub mod golden;
+#[cfg(feature = "job")]
+pub mod job;
 pub mod manifest;
 mod model;
 pub mod store;
 pub mod trees;
 
+pub use ensemble::{
+    DayPredictions, Ensemble, EnsembleError, EnsemblePrediction, SingleModel, Skipped,
+};
 pub use model::{Backend, OnnxModel, Probabilities};
 
 /// Errors of loading and running a model.

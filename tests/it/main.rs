@@ -3,9 +3,13 @@
 //! Run through `make test`, which starts those services.
 
 mod build_features;
+mod end_to_end;
+mod generate_signals;
 mod migrations;
+mod monitor_positions;
 mod notify;
 mod pgbouncer;
+mod predict;
 mod price_store;
 mod reddit;
 mod reddit_store;

@@ -391,7 +391,7 @@ async fn two_concurrent_senders_deliver_each_message_exactly_once() {
 }
 
 /// One SES v2 REST call on moto (the test sets moto up; the product never does).
-async fn ses_v2(method: reqwest::Method, path: &str, body: Value) -> Value {
+pub(crate) async fn ses_v2(method: reqwest::Method, path: &str, body: Value) -> Value {
     let response = reqwest::Client::new()
         .request(method, format!("{}{path}", aws_endpoint()))
         .header("Content-Type", "application/json")

@@ -48,7 +48,7 @@ pub async fn run(command: FeaturesCommand) -> anyhow::Result<()> {
     }
 }
 
-fn scored_items(files: &[PathBuf]) -> anyhow::Result<Vec<ScoredItem>> {
+pub(crate) fn scored_items(files: &[PathBuf]) -> anyhow::Result<Vec<ScoredItem>> {
     let mut items = Vec::new();
     for path in files {
         let archive = reddit_archive::read_archive(path)?;

@@ -1,5 +1,10 @@
+pub mod backtest;
+pub mod daily;
 pub mod features;
 pub mod indicators;
+pub mod models;
+pub mod predict;
 pub mod reddit;
 pub mod run;
 pub mod sentiment;
+pub mod signals;

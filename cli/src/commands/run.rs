@@ -44,6 +44,50 @@ pub enum Function {
         #[arg(long, value_delimiter = ',')]
         tickers: Option<Vec<String>>,
     },
+    /// The predict handler for one trading day (what features.built triggers).
+    Predict {
+        /// Trading day (YYYY-MM-DD); default: today in New York.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Comma-separated tickers; default: every ticker with features that day.
+        #[arg(long, value_delimiter = ',')]
+        tickers: Option<Vec<String>>,
+        /// A local model store root (e.g. models/store); default: TFT_MODEL_DIR or
+        /// TFT_MODEL_BUCKET + TFT_MODEL_PREFIX.
+        #[arg(long)]
+        models: Option<std::path::PathBuf>,
+    },
+    /// The generate-signals handler for one trading day (what predictions.ready triggers).
+    GenerateSignals {
+        /// Trading day (YYYY-MM-DD); default: today in New York.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// The model whose predictions to trade; default: the day's most recent.
+        #[arg(long)]
+        model_version: Option<String>,
+    },
+    /// The monitor-positions handler as of --now (default: now); does nothing while the
+    /// NYSE is closed.
+    MonitorPositions {
+        /// The run's notion of "now" (RFC 3339), as the scheduled time in the event.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The notify handler: delivers the due notifications (NOTIFY_* settings).
+    Notify,
+    /// The evening chain for one day: build-features, predict, generate-signals, notify.
+    Daily {
+        /// Trading day (YYYY-MM-DD); default: today in New York.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Comma-separated tickers; default: every ticker with a bar that day.
+        #[arg(long, value_delimiter = ',')]
+        tickers: Option<Vec<String>>,
+        /// A local model store root (e.g. models/store); default: TFT_MODEL_DIR or
+        /// TFT_MODEL_BUCKET + TFT_MODEL_PREFIX.
+        #[arg(long)]
+        models: Option<std::path::PathBuf>,
+    },
 }
 
 pub async fn migrate() -> anyhow::Result<()> {
@@ -114,6 +158,35 @@ pub async fn run(function: Function) -> anyhow::Result<()> {
             };
             let summary = job.handle(&run).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Function::Predict {
+            date,
+            tickers,
+            models,
+        } => {
+            let date = date.unwrap_or_else(today_in_new_york);
+            super::predict::run(&config, date, tickers, models).await?
+        }
+        Function::GenerateSignals {
+            date,
+            model_version,
+        } => {
+            let date = date.unwrap_or_else(today_in_new_york);
+            let summary = super::signals::generate(&config, date, model_version).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Function::MonitorPositions { now } => super::signals::monitor(&config, now).await?,
+        Function::Notify => {
+            let summary = super::signals::notify(&config).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Function::Daily {
+            date,
+            tickers,
+            models,
+        } => {
+            let date = date.unwrap_or_else(today_in_new_york);
+            Box::pin(super::daily::run(&config, date, tickers, models)).await?
         }
     }
     Ok(())

@@ -1,4 +1,5 @@
-//! `features` and `feature_schemas`: the bulk upsert and the reads of predict.
+//! `features` and `feature_schemas`: the bulk upsert and the reads of predict
+//! ([`load_windows`]: a day's feature windows).
 
 use chrono::NaiveDate;
 use tokio_postgres::types::{ToSql, Type};
@@ -9,6 +10,7 @@ use super::price_store::UpsertCounts;
 use super::reddit_store;
 use crate::core::features::{FeatureRow, FeatureSchema};
 use crate::core::mention_sentiment::TickerSentiment;
+use crate::core::prediction::FeatureWindow;
 
 /// Records the schema (idempotent).
 pub async fn register_schema(
@@ -140,4 +142,55 @@ pub async fn ticker_sentiment_until(
         .await
         .context("load ticker sentiment")?;
     Ok(rows.iter().map(reddit_store::sentiment_from_row).collect())
+}
+
+/// predict's input for `date`: for every ticker with a row ON `date` (schema
+/// `schema_hash`; only `tickers` when given), its last `days` rows ending at `date`, oldest
+/// first, by ticker. A ticker with a shorter history gets a shorter window (the predictor
+/// skips it). One statement: a LATERAL walk down the primary key per ticker of the day.
+#[tracing::instrument(skip(client, tickers))]
+pub async fn load_windows(
+    client: &impl GenericClient,
+    schema_hash: &str,
+    date: NaiveDate,
+    days: usize,
+    tickers: Option<&[String]>,
+) -> Result<Vec<FeatureWindow>, DbError> {
+    let limit = days as i64;
+    let tickers: Option<Vec<&str>> = tickers.map(|t| t.iter().map(String::as_str).collect());
+    let rows = client
+        .query_typed(
+            "SELECT d.ticker::text, w.date, w.feature_values FROM features d \
+             CROSS JOIN LATERAL ( \
+                 SELECT x.date, x.feature_values FROM features x \
+                 WHERE x.ticker = d.ticker AND x.schema_hash = $1 AND x.date <= $2 \
+                 ORDER BY x.date DESC LIMIT $3) w \
+             WHERE d.schema_hash = $1 AND d.date = $2 \
+                 AND ($4::varchar[] IS NULL OR d.ticker = ANY($4::varchar[])) \
+             ORDER BY d.ticker, w.date",
+            &[
+                (&schema_hash, Type::VARCHAR),
+                (&date, Type::DATE),
+                (&limit, Type::INT8),
+                (&tickers, Type::VARCHAR_ARRAY),
+            ],
+        )
+        .await
+        .context("load feature windows")?;
+    let mut windows: Vec<FeatureWindow> = Vec::new();
+    for r in &rows {
+        let row = FeatureRow {
+            ticker: r.get(0),
+            date: r.get(1),
+            values: r.get(2),
+        };
+        match windows.last_mut() {
+            Some(w) if w.ticker == row.ticker => w.rows.push(row),
+            _ => windows.push(FeatureWindow {
+                ticker: row.ticker.clone(),
+                rows: vec![row],
+            }),
+        }
+    }
+    Ok(windows)
 }

@@ -53,7 +53,8 @@ pub struct OpenSignal {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Inserts a signal unless its key exists; returns its id when it was new.
+/// Inserts a signal unless its key exists; returns its id when it was new. A BUY is
+/// inserted open (`is_active`); a SELL or HOLD is a record, inserted inactive.
 #[tracing::instrument(skip(client, s), fields(ticker = %s.ticker))]
 pub async fn insert_signal(
     client: &impl GenericClient,
@@ -64,8 +65,8 @@ pub async fn insert_signal(
         .query_typed(
             "INSERT INTO trading_signals (signal_key, ticker, trading_date, signal, confidence, model_version, \
                  entry_price, target_price, stop_loss, risk_reward_ratio, position_size_pct, shares, rsi_value, \
-                 macd_value, sentiment_score, sentiment_trend, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                 macd_value, sentiment_score, sentiment_trend, expires_at, is_active) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $4 = 'BUY') \
              ON CONFLICT (signal_key) DO NOTHING RETURNING id",
             &[
                 (&key, Type::VARCHAR),
@@ -118,7 +119,8 @@ pub async fn open_positions(client: &impl GenericClient) -> Result<Vec<OpenSigna
         .collect())
 }
 
-/// Closes a position if it is still open. Returns false when another monitor (or an
+/// Closes a position if it is still open (a pending entry, not yet filled, is not a
+/// position and is never closed here). Returns false when another monitor (or an
 /// earlier delivery of the same event) closed it first: the caller then announces nothing.
 #[tracing::instrument(skip(client))]
 pub async fn close_position(
@@ -132,7 +134,7 @@ pub async fn close_position(
     let rows = client
         .query_typed(
             "UPDATE trading_signals SET is_active = false, exit_price = $2, exit_reason = $3, closed_at = $4 \
-             WHERE id = $1 AND is_active RETURNING id",
+             WHERE id = $1 AND is_active AND entry_status IS DISTINCT FROM 'pending' RETURNING id",
             &[
                 (&id, Type::INT8),
                 (&exit_price, Type::FLOAT8),
@@ -143,4 +145,20 @@ pub async fn close_position(
         .await
         .context("close a position")?;
     Ok(!rows.is_empty())
+}
+
+/// Links a SELL signal to the held BUY it closed (a `signal_flip`).
+pub async fn link_flip(
+    client: &impl GenericClient,
+    sell_id: i64,
+    closed_buy_id: i64,
+) -> Result<(), DbError> {
+    client
+        .query_typed(
+            "UPDATE trading_signals SET closes_signal_id = $2 WHERE id = $1",
+            &[(&sell_id, Type::INT8), (&closed_buy_id, Type::INT8)],
+        )
+        .await
+        .context("link a SELL to the position it closed")?;
+    Ok(())
 }

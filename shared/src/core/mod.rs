@@ -1,5 +1,6 @@
 //! The domain core: plain data and pure functions, no I/O.
 
+pub mod backtest;
 pub mod bar;
 pub mod calendar;
 pub mod exits;
@@ -11,7 +12,9 @@ pub mod portfolio;
 pub mod prediction;
 pub mod price_history;
 pub mod risk;
+pub mod rules_strategy;
 pub mod sentiment;
+pub mod signals;
 pub mod tickers;
 pub mod universe;
 

@@ -114,7 +114,9 @@ pub fn weighted_vote(votes: &[(f64, ClassProbabilities)]) -> Result<ClassProbabi
     }
     let mut out = [0.0; 3];
     for (m, (w, p)) in votes.iter().enumerate() {
-        if p.iter().any(|x| !x.is_finite() || *x < -1e-6 || *x > 1.0 + 1e-6) {
+        if p.iter()
+            .any(|x| !x.is_finite() || *x < -1e-6 || *x > 1.0 + 1e-6)
+        {
             return Err(VoteError::BadProbabilities(m, *p));
         }
         for (o, x) in out.iter_mut().zip(p) {

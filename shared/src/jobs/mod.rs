@@ -3,9 +3,12 @@
 
 pub mod build_features;
 pub mod daily_sentiment;
+pub mod generate_signals;
 pub mod init;
+pub mod monitor_positions;
 #[cfg(feature = "aws")]
 pub mod notify;
+pub mod portfolio_book;
 pub mod reddit_rows;
 pub mod scheduled;
 pub mod scrape_prices;

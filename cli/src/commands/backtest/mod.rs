@@ -1,0 +1,271 @@
+//! `tft backtest`: the pure backtester (`shared::core::backtest`) on CSV bars and Reddit
+//! dumps, with the baselines, the optional look-ahead probe, and the report
+//! (`report.json`, `trades.csv`, `report.html`) plus a terminal summary.
+//!
+//! Contract (kept stable): `tft backtest --prices DIR --posts FILE... --benchmark SPY_CSV
+//! --from YYYY-MM-DD --to YYYY-MM-DD --out DIR [--models DIR] [--strategy ensemble|rules]
+//! [--probe-lookahead YYYY-MM-DD]`. See `docs/backtest.md`.
+
+mod html;
+mod load;
+mod replay;
+mod report;
+mod summary;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use shared::core::backtest::probe::{altered_run, compare_until, ProbeOutcome};
+use shared::core::backtest::{self, BacktestConfig, BacktestRun, MarketData};
+use shared::core::prediction::Predictor;
+use shared::core::rules_strategy::{RuleStrategy, SentimentFilter};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Strategy {
+    /// The committed ONNX ensemble (LSTM + XGBoost + LightGBM) from --models.
+    Ensemble,
+    /// The seed's rule-only entry (RSI oversold + MACD crossover + volume spike +
+    /// bullish sentiment), no ML.
+    Rules,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RulesSentiment {
+    /// A ticker nobody mentioned passes the sentiment condition.
+    WhereCovered,
+    /// The sentiment condition needs bullish mentions.
+    Required,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BacktestArgs {
+    /// Directory of <TICKER>.csv daily bars (Date,Open,High,Low,Close[,Adj Close],Volume):
+    /// the tradable universe. Split-adjusted OHLC is used; Adj Close never.
+    #[arg(long)]
+    pub prices: PathBuf,
+    /// Reddit dumps (any format `tft import-reddit` reads); none: no mentions anywhere.
+    #[arg(long, num_args = 1..)]
+    pub posts: Vec<PathBuf>,
+    /// The buy-and-hold benchmark's daily bars (SPY).
+    #[arg(long)]
+    pub benchmark: PathBuf,
+    /// First trading day of the test.
+    #[arg(long)]
+    pub from: NaiveDate,
+    /// Last trading day of the test.
+    #[arg(long)]
+    pub to: NaiveDate,
+    /// Where report.json, trades.csv and report.html go (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model store root (<DIR>/ensemble/current -> the bundle version).
+    #[arg(long, default_value = "models/store")]
+    pub models: PathBuf,
+    #[arg(long, value_enum, default_value_t = Strategy::Ensemble)]
+    pub strategy: Strategy,
+    /// Rerun with every bar and post after this date altered; fail if anything decided
+    /// on or before it changes.
+    #[arg(long)]
+    pub probe_lookahead: Option<NaiveDate>,
+    /// The rule strategy's sentiment condition.
+    #[arg(long, value_enum, default_value_t = RulesSentiment::WhereCovered)]
+    pub rules_sentiment: RulesSentiment,
+    /// Starting cash.
+    #[arg(long, default_value_t = 100_000.0)]
+    pub cash: f64,
+    /// Commission per side, basis points of the notional.
+    #[arg(long, default_value_t = 5.0)]
+    pub commission_bps: f64,
+    /// Slippage per side, basis points of the price.
+    #[arg(long, default_value_t = 5.0)]
+    pub slippage_bps: f64,
+    /// No progress bars or summary table (report files only).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// One strategy's run, named for the report.
+pub struct NamedRun {
+    pub name: String,
+    pub run: BacktestRun,
+}
+
+fn progress(quiet: bool, label: &str, days: usize) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(days as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>28} [{bar:30}] {pos}/{len} days {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+fn run_one(
+    data: &MarketData,
+    predictor: &dyn Predictor,
+    config: &BacktestConfig,
+    name: &str,
+    quiet: bool,
+) -> anyhow::Result<NamedRun> {
+    let bar = progress(quiet, name, config.trading_days().len());
+    let run = backtest::run(data, predictor, config, &mut |k, _| {
+        bar.set_position(k as u64)
+    })
+    .with_context(|| format!("backtesting {name}"))?;
+    bar.finish();
+    Ok(NamedRun {
+        name: name.to_string(),
+        run,
+    })
+}
+
+fn rules(args: &BacktestArgs) -> RuleStrategy {
+    let filter = match args.rules_sentiment {
+        RulesSentiment::WhereCovered => SentimentFilter::WhereCovered,
+        RulesSentiment::Required => SentimentFilter::Required,
+    };
+    RuleStrategy::new(5, filter)
+}
+
+pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    anyhow::ensure!(
+        args.from <= args.to,
+        "--from {} is after --to {}",
+        args.from,
+        args.to
+    );
+    let mut config = BacktestConfig::new(args.from, args.to);
+    config.starting_cash = args.cash;
+    config.costs.commission_bps = args.commission_bps;
+    config.costs.slippage_bps = args.slippage_bps;
+
+    let models = match args.strategy {
+        Strategy::Ensemble => Some(load::models(&args.models, args.from, args.to).await?),
+        Strategy::Rules => None,
+    };
+    let inputs = load::inputs(&args)?;
+    let loaded = started.elapsed();
+    let data = MarketData::build(&inputs.raw, args.from, args.to);
+    let featured = started.elapsed();
+    anyhow::ensure!(
+        !data.tickers.is_empty(),
+        "no ticker in {} has bars up to {}",
+        args.prices.display(),
+        args.to
+    );
+    let benchmark = backtest::benchmark::buy_and_hold(&inputs.benchmark, &config)
+        .with_context(|| format!("{} has no bar in the test window", args.benchmark.display()))?;
+
+    let rule_strategy = rules(&args);
+    let mut runs = Vec::new();
+    match &models {
+        Some(m) => {
+            let recording = replay::Recording::new(&m.ensemble);
+            let name = format!("ensemble {}", m.ensemble.version());
+            runs.push(run_one(&data, &recording, &config, &name, args.quiet)?);
+            runs.push(run_one(
+                &data,
+                &rule_strategy,
+                &config,
+                "rules",
+                args.quiet,
+            )?);
+            for model in &m.names {
+                let alone = recording.replay(model);
+                let name = format!("{} alone", alone.name());
+                runs.push(run_one(&data, &alone, &config, &name, args.quiet)?);
+            }
+        }
+        None => runs.push(run_one(
+            &data,
+            &rule_strategy,
+            &config,
+            "rules",
+            args.quiet,
+        )?),
+    }
+    let main: &dyn Predictor = match &models {
+        Some(m) => &m.ensemble,
+        None => &rule_strategy,
+    };
+
+    let simulated = started.elapsed();
+    let probe = match args.probe_lookahead {
+        Some(date) => Some(probe(
+            &inputs.raw,
+            date,
+            main,
+            &config,
+            &runs[0].run,
+            args.quiet,
+        )?),
+        None => None,
+    };
+    let report = report::Report::build(
+        &args,
+        &config,
+        &inputs,
+        &data,
+        &runs,
+        &benchmark,
+        models.as_ref(),
+        probe.as_ref(),
+    );
+    report::write_all(&args.out, &report, &runs[0].run)?;
+    html::write(
+        &args.out.join("report.html"),
+        &report,
+        &runs[0].run,
+        &benchmark,
+    )?;
+    if !args.quiet {
+        summary::print(&report, started.elapsed(), &args.out);
+        println!(
+            "timings: models and inputs {:.2} s, features {:.2} s, day loops {:.2} s ({} strategies), report and probe {:.2} s",
+            loaded.as_secs_f64(),
+            (featured - loaded).as_secs_f64(),
+            (simulated - featured).as_secs_f64(),
+            runs.len(),
+            (started.elapsed() - simulated).as_secs_f64()
+        );
+    }
+    if let Some(p) = &probe {
+        anyhow::ensure!(
+            p.passed(),
+            "look-ahead probe FAILED at {}: with every bar and post after it altered, decisions \
+             on or before it changed:\n  {}",
+            p.date,
+            p.differences.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+fn probe(
+    raw: &backtest::RawInputs,
+    date: NaiveDate,
+    predictor: &dyn Predictor,
+    config: &BacktestConfig,
+    baseline: &BacktestRun,
+    quiet: bool,
+) -> anyhow::Result<ProbeOutcome> {
+    anyhow::ensure!(
+        config.from <= date && date < config.to,
+        "--probe-lookahead {date} must be inside the test window and before its last day"
+    );
+    let bar = progress(quiet, "look-ahead probe", config.trading_days().len());
+    let altered = altered_run(raw, date, config, |_| predictor, &mut |k, _| {
+        bar.set_position(k as u64)
+    })?;
+    bar.finish();
+    Ok(compare_until(date, baseline, &altered))
+}

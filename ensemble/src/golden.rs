@@ -1,0 +1,130 @@
+//! The bundle's `golden.json`: fixed feature windows and onnxruntime's outputs on them,
+//! written by the training code. The served ensemble must reproduce them (to
+//! [`crate::ensemble::GOLDEN_TOLERANCE`]) before it predicts anything.
+//!
+//! ```json
+//! {"schema_hash": "dd6fbf11d7d7b069", "feature_names": [...], "classes": ["SELL", "HOLD", "BUY"],
+//!  "seq_len": 30, "rows": [{"ticker": "AAPL", "date": "2021-03-01"}, ...],
+//!  "sequences": [N][30][31],
+//!  "outputs": {"lstm": [N][3], "xgboost": [N][3], "lightgbm": [N][3], "ensemble": [N][3]}}
+//! ```
+//! The tree models read `sequences[i][29]`; `ensemble` is Σ weight × model probabilities.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use shared::core::features::FEATURE_SCHEMA;
+use shared::core::prediction::{ClassProbabilities, SEQUENCE_DAYS};
+
+/// Which ticker and day a golden window is.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GoldenRow {
+    pub ticker: String,
+    pub date: NaiveDate,
+}
+
+/// `golden.json`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Golden {
+    pub schema_hash: String,
+    pub feature_names: Vec<String>,
+    pub classes: Vec<String>,
+    pub seq_len: usize,
+    pub rows: Vec<GoldenRow>,
+    pub sequences: Vec<Vec<Vec<f32>>>,
+    pub outputs: BTreeMap<String, Vec<ClassProbabilities>>,
+}
+
+/// Largest |ours − golden| per output (models and "ensemble").
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoldenReport {
+    pub rows: usize,
+    pub max_abs_diff: BTreeMap<String, f64>,
+}
+
+impl GoldenReport {
+    /// The output that differs most, with its difference (NaN counts as worst).
+    pub fn worst(&self) -> Option<(&str, f64)> {
+        self.max_abs_diff
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .max_by(|a, b| {
+                let key = |d: f64| if d.is_nan() { f64::INFINITY } else { d };
+                key(a.1).total_cmp(&key(b.1))
+            })
+    }
+}
+
+impl Golden {
+    /// Parses and checks the shape: the code's schema, 30-day windows of 31 features, one
+    /// output row per window.
+    pub fn parse(bytes: &[u8]) -> Result<Golden, String> {
+        let golden: Golden =
+            serde_json::from_slice(bytes).map_err(|e| format!("golden.json: {e}"))?;
+        if golden.schema_hash != FEATURE_SCHEMA.hash() {
+            return Err(format!(
+                "golden.json is for feature schema {}, the code computes {}",
+                golden.schema_hash,
+                FEATURE_SCHEMA.hash()
+            ));
+        }
+        let n = golden.rows.len();
+        let shape_ok = golden.seq_len == SEQUENCE_DAYS
+            && n > 0
+            && golden.sequences.len() == n
+            && golden.sequences.iter().all(|s| {
+                s.len() == SEQUENCE_DAYS && s.iter().all(|r| r.len() == FEATURE_SCHEMA.len())
+            });
+        if !shape_ok {
+            return Err(format!(
+                "golden.json must hold {n} > 0 windows of {SEQUENCE_DAYS} × {} features",
+                FEATURE_SCHEMA.len()
+            ));
+        }
+        if let Some((name, _)) = golden.outputs.iter().find(|(_, o)| o.len() != n) {
+            return Err(format!(
+                "golden.json: outputs.{name} does not have {n} rows"
+            ));
+        }
+        Ok(golden)
+    }
+
+    /// Compares our outputs with the golden ones; every golden output must be among ours.
+    pub fn compare(
+        &self,
+        ours: &BTreeMap<String, Vec<ClassProbabilities>>,
+    ) -> Result<GoldenReport, String> {
+        let mut max_abs_diff = BTreeMap::new();
+        for (name, want) in &self.outputs {
+            let got = ours.get(name).ok_or_else(|| {
+                format!("golden.json has outputs.{name}, the bundle no such model")
+            })?;
+            if got.len() != want.len() {
+                return Err(format!("{name}: {} rows, golden {}", got.len(), want.len()));
+            }
+            let worst = got
+                .iter()
+                .flatten()
+                .zip(want.iter().flatten())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, |w: f64, d| {
+                    if w.is_nan() || d.is_nan() {
+                        f64::NAN
+                    } else {
+                        w.max(d)
+                    }
+                });
+            max_abs_diff.insert(name.clone(), worst);
+        }
+        for name in ours.keys() {
+            if !self.outputs.contains_key(name) {
+                return Err(format!("golden.json has no outputs.{name}"));
+            }
+        }
+        Ok(GoldenReport {
+            rows: self.rows.len(),
+            max_abs_diff,
+        })
+    }
+}

@@ -1,0 +1,268 @@
+//! The `predict` handler: after `features.built` for trading day D, load every ticker's
+//! 30-day feature window ending at D, run the served ensemble on all of them at once,
+//! store one `predictions` row per ticker, announce `predictions.ready`.
+//!
+//! - The model comes from the store (S3 in Lambda, a directory for the CLI) through a
+//!   [`ModelCache`]: a refused bundle (corrupt file, missing `current`, another feature
+//!   schema, golden outputs tract does not reproduce) fails a cold container with that
+//!   reason before anything is written, and a warm one keeps serving its last good model.
+//! - Idempotent: the rows are keyed by (ticker, date, model version) and inserted with
+//!   ON CONFLICT DO NOTHING, so the same event twice writes nothing the second time.
+//! - A ticker whose window is incomplete is skipped (and reported), not an error.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use shared::adapters::db::DbError;
+use shared::adapters::eventbridge::EventPublisher;
+use shared::adapters::feature_store;
+use shared::adapters::prediction_store::{self, PredictionRecord};
+use shared::config::EnvSource;
+use shared::core::features::FEATURE_SCHEMA;
+use shared::core::prediction::SEQUENCE_DAYS;
+use shared::jobs::scheduled::DailyRun;
+
+use crate::store::{Bundle, ModelCache, ModelStore};
+use crate::{Ensemble, EnsembleError, Skipped};
+
+/// The detail-type announced when a day's predictions are stored.
+pub const PREDICTIONS_READY: &str = "predictions.ready";
+
+/// The `predictions.ready` detail (docs/events.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PredictionsReady {
+    pub trading_date: NaiveDate,
+    pub model_version: String,
+    /// Tickers predicted (stored now or by an earlier run of the same model).
+    pub predicted: usize,
+    /// Tickers with features on the day but no complete window.
+    pub skipped: usize,
+    /// Rows this run inserted (0 on a re-run).
+    pub inserted: u64,
+}
+
+/// The handler's result (also the Lambda's response).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictSummary {
+    pub trading_date: NaiveDate,
+    pub model_version: String,
+    pub predicted: usize,
+    pub skipped: Vec<Skipped>,
+    pub inserted: u64,
+    /// Predictions per signal (BUY / HOLD / SELL).
+    pub signals: BTreeMap<String, usize>,
+    pub event_published: bool,
+}
+
+/// The predict job; build once per container.
+pub struct Predict {
+    pub pool: Pool,
+    pub events: Option<EventPublisher>,
+    pub store: ModelStore,
+    bundles: ModelCache,
+    served: tokio::sync::Mutex<Option<Arc<Ensemble>>>,
+}
+
+/// Where the models are, from the environment: `TFT_MODEL_DIR` (a local store root, for
+/// `tft`), else `TFT_MODEL_BUCKET` with `TFT_MODEL_PREFIX` (default `models`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelLocation {
+    Local(std::path::PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl ModelLocation {
+    pub fn from_env(env: &dyn EnvSource) -> anyhow::Result<Self> {
+        if let Some(dir) = env.get("TFT_MODEL_DIR") {
+            return Ok(Self::Local(dir.into()));
+        }
+        match env.get("TFT_MODEL_BUCKET") {
+            Some(bucket) => Ok(Self::S3 {
+                bucket,
+                prefix: env
+                    .get("TFT_MODEL_PREFIX")
+                    .map(|p| p.trim_matches('/').to_string())
+                    .unwrap_or_else(|| "models".into()),
+            }),
+            None => anyhow::bail!(
+                "no model store: set TFT_MODEL_BUCKET (and TFT_MODEL_PREFIX) or TFT_MODEL_DIR"
+            ),
+        }
+    }
+
+    /// The store, with an S3 client from the ambient AWS configuration (path-style
+    /// addressing when `AWS_ENDPOINT_URL` points at a local emulator).
+    pub async fn store(self) -> ModelStore {
+        match self {
+            Self::Local(root) => ModelStore::Local(root),
+            Self::S3 { bucket, prefix } => ModelStore::S3 {
+                client: s3_client().await,
+                bucket,
+                prefix,
+            },
+        }
+    }
+}
+
+/// An S3 client from the ambient AWS configuration.
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let emulator = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let config = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(emulator)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+impl Predict {
+    pub fn new(pool: Pool, events: Option<EventPublisher>, store: ModelStore) -> Self {
+        Self {
+            pool,
+            events,
+            store,
+            bundles: ModelCache::default(),
+            served: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// The ensemble to serve: the store's `current` when it verifies and loads, else the
+    /// last good one this container served, else the reason nothing can be served.
+    pub async fn ensemble(&self) -> Result<Arc<Ensemble>, EnsembleError> {
+        let bundle = self.bundles.get(&self.store).await?;
+        let mut served = self.served.lock().await;
+        if let Some(ensemble) = served.as_ref() {
+            if ensemble.version() == bundle.manifest.version {
+                return Ok(ensemble.clone());
+            }
+        }
+        match build(bundle).await {
+            Ok(ensemble) => {
+                *served = Some(ensemble.clone());
+                Ok(ensemble)
+            }
+            Err(e) => match served.clone() {
+                Some(last) => {
+                    tracing::error!(error = %e, serving = %last.version(), "model refused; keeping the last good one");
+                    Ok(last)
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    #[tracing::instrument(skip(self), fields(trading_date = %run.trading_date))]
+    pub async fn handle(&self, run: &DailyRun) -> anyhow::Result<PredictSummary> {
+        let day = run.trading_date;
+        let ensemble = self
+            .ensemble()
+            .await
+            .map_err(|e| anyhow::anyhow!("no model to serve, nothing predicted for {day}: {e}"))?;
+        let windows = {
+            let client = self.pool.get().await.map_err(DbError::from)?;
+            feature_store::load_windows(
+                &**client,
+                &FEATURE_SCHEMA.hash(),
+                day,
+                SEQUENCE_DAYS,
+                run.tickers.as_deref(),
+            )
+            .await?
+        };
+        let model = ensemble.clone();
+        let predicted =
+            tokio::task::spawn_blocking(move || model.predict_windows(day, &windows)).await??;
+        let mut signals = BTreeMap::new();
+        let records: Vec<PredictionRecord> = predicted
+            .predictions
+            .into_iter()
+            .map(|p| {
+                *signals
+                    .entry(p.prediction.signal.name().to_string())
+                    .or_insert(0) += 1;
+                PredictionRecord {
+                    prediction: p.prediction,
+                    model_probabilities: p.model_probabilities,
+                }
+            })
+            .collect();
+        let inserted = {
+            let client = self.pool.get().await.map_err(DbError::from)?;
+            prediction_store::insert_predictions(&**client, &records).await?
+        };
+        let mut summary = PredictSummary {
+            trading_date: day,
+            model_version: ensemble.version().to_string(),
+            predicted: records.len(),
+            skipped: predicted.skipped,
+            inserted,
+            signals,
+            event_published: false,
+        };
+        if summary.predicted == 0 {
+            tracing::warn!(
+                skipped = summary.skipped.len(),
+                "no ticker could be predicted"
+            );
+        }
+        if let (Some(events), true) = (&self.events, summary.predicted > 0) {
+            let detail = PredictionsReady {
+                trading_date: day,
+                model_version: summary.model_version.clone(),
+                predicted: summary.predicted,
+                skipped: summary.skipped.len(),
+                inserted,
+            };
+            events.publish(PREDICTIONS_READY, &detail).await?;
+            summary.event_published = true;
+        }
+        Ok(summary)
+    }
+}
+
+/// Loads the models of a verified bundle (CPU work: off the async threads).
+async fn build(bundle: Arc<Bundle>) -> Result<Arc<Ensemble>, EnsembleError> {
+    match tokio::task::spawn_blocking(move || Ensemble::from_bundle(&bundle)).await {
+        Ok(result) => result.map(Arc::new),
+        Err(e) => Err(EnsembleError::Golden {
+            version: "?".into(),
+            reason: format!("loading the models panicked: {e}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_location_from_env() {
+        let local = [("TFT_MODEL_DIR", "models/store"), ("TFT_MODEL_BUCKET", "b")];
+        assert_eq!(
+            ModelLocation::from_env(&local).unwrap(),
+            ModelLocation::Local("models/store".into())
+        );
+        let s3 = [
+            ("TFT_MODEL_BUCKET", "tft-models"),
+            ("TFT_MODEL_PREFIX", "/m/"),
+        ];
+        assert_eq!(
+            ModelLocation::from_env(&s3).unwrap(),
+            ModelLocation::S3 {
+                bucket: "tft-models".into(),
+                prefix: "m".into()
+            }
+        );
+        let default_prefix = [("TFT_MODEL_BUCKET", "tft-models")];
+        assert!(matches!(
+            ModelLocation::from_env(&default_prefix).unwrap(),
+            ModelLocation::S3 { prefix, .. } if prefix == "models"
+        ));
+        let err = ModelLocation::from_env(&[("X", "")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TFT_MODEL_BUCKET"), "{err}");
+    }
+}

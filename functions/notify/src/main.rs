@@ -1,0 +1,24 @@
+//! Lambda `notify`: triggered by `signals.generated` and `positions.closed`, and by a
+//! rate schedule that sweeps retries; delivers the due outbox rows with
+//! [`shared::jobs::notify::Notifier::run`]. The event's content does not matter: the
+//! outbox is the work list.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use shared::config::ProcessEnv;
+use shared::jobs::init::FunctionContext;
+use shared::jobs::notify::{Notifier, NotifyConfig};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let FunctionContext { pool, .. } = FunctionContext::from_env().await?;
+    let notifier = Notifier::from_config(pool, NotifyConfig::from_env(&ProcessEnv)?).await?;
+    let notifier = &notifier;
+
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
+        let summary = notifier.run().await?;
+        Ok::<_, Error>(serde_json::to_value(summary)?)
+    }))
+    .await
+}

@@ -1,0 +1,328 @@
+//! The live quote the 15-minute monitor reads: Yahoo's v8 chart endpoint with
+//! `range=1d&interval=1d`, whose `meta` carries `regularMarketPrice`,
+//! `regularMarketDayHigh`, `regularMarketDayLow` and `regularMarketTime` (recorded
+//! answers: `tests/fixtures/yahoo_chart/`). The day's open is the first bar's open when
+//! the answer's one bar is dated the quote's New York day; otherwise unknown.
+//!
+//! Retries as the daily client does (429, 5xx, timeouts, transport errors; jittered
+//! exponential backoff), with the same [`YahooSettings`] and [`YahooError`].
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{DateTime, Utc};
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+
+use super::yahoo::{YahooError, YahooSettings};
+use crate::core::calendar::new_york_date;
+use crate::core::exits::IntradayQuote;
+
+/// Client of the live quote. Cheap to clone; build once per container.
+#[derive(Debug, Clone)]
+pub struct QuoteClient {
+    http: reqwest::Client,
+    base: Url,
+    settings: YahooSettings,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    chart: Chart,
+}
+
+#[derive(Deserialize)]
+struct Chart {
+    result: Option<Vec<ChartResult>>,
+    error: Option<ApiError>,
+}
+
+#[derive(Deserialize)]
+struct ApiError {
+    code: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChartResult {
+    meta: Meta,
+    timestamp: Option<Vec<i64>>,
+    indicators: Option<Indicators>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta {
+    symbol: Option<String>,
+    regular_market_price: Option<f64>,
+    regular_market_day_high: Option<f64>,
+    regular_market_day_low: Option<f64>,
+    regular_market_time: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Indicators {
+    quote: Option<Vec<QuoteArrays>>,
+}
+
+#[derive(Deserialize)]
+struct QuoteArrays {
+    open: Option<Vec<Option<f64>>>,
+}
+
+fn positive(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| *v > 0.0 && v.is_finite())
+}
+
+/// The quote in a chart answer (`ticker` as asked).
+pub fn parse_quote(ticker: &str, body: &[u8]) -> Result<IntradayQuote, YahooError> {
+    let malformed = |reason: String| YahooError::Malformed {
+        ticker: ticker.to_string(),
+        reason,
+    };
+    let body: Body =
+        serde_json::from_slice(body).map_err(|e| malformed(format!("not chart JSON: {e}")))?;
+    if let Some(e) = body.chart.error {
+        return Err(YahooError::Api {
+            ticker: ticker.to_string(),
+            status: 200,
+            code: e.code.unwrap_or_default(),
+            description: e.description.unwrap_or_default(),
+        });
+    }
+    let result = body
+        .chart
+        .result
+        .and_then(|r| r.into_iter().next())
+        .ok_or_else(|| malformed("no chart result".into()))?;
+    let meta = result.meta;
+    if let Some(symbol) = &meta.symbol {
+        if !symbol.eq_ignore_ascii_case(ticker) {
+            return Err(malformed(format!("answer is for {symbol}")));
+        }
+    }
+    let last = positive(meta.regular_market_price)
+        .ok_or_else(|| malformed("no meta.regularMarketPrice".into()))?;
+    let at = meta
+        .regular_market_time
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+        .ok_or_else(|| malformed("no meta.regularMarketTime".into()))?;
+    let day_high = positive(meta.regular_market_day_high)
+        .unwrap_or(last)
+        .max(last);
+    let day_low = positive(meta.regular_market_day_low)
+        .unwrap_or(last)
+        .min(last);
+    let day = new_york_date(at);
+    let day_open = match (&result.timestamp, &result.indicators) {
+        (Some(ts), Some(ind)) if ts.len() == 1 => {
+            let same_day =
+                DateTime::<Utc>::from_timestamp(ts[0], 0).is_some_and(|t| new_york_date(t) == day);
+            let open = ind
+                .quote
+                .as_ref()
+                .and_then(|q| q.first())
+                .and_then(|q| q.open.as_ref())
+                .and_then(|o| o.first().copied().flatten());
+            if same_day {
+                positive(open)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    Ok(IntradayQuote {
+        at,
+        last,
+        day_open,
+        day_high,
+        day_low,
+    })
+}
+
+impl QuoteClient {
+    pub fn new(settings: YahooSettings) -> Result<Self, YahooError> {
+        let config = |reason: String| YahooError::Config { reason };
+        let base = Url::parse(&settings.base_url)
+            .map_err(|e| config(format!("base_url {:?}: {e}", settings.base_url)))?;
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(config(format!(
+                "base_url {:?} is not http(s)",
+                settings.base_url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout)
+            .build()
+            .map_err(|e| config(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            base,
+            settings,
+        })
+    }
+
+    /// The current quote of `ticker`.
+    #[tracing::instrument(skip(self), fields(ticker = %ticker))]
+    pub async fn quote(&self, ticker: &str) -> Result<IntradayQuote, YahooError> {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("checked in new")
+            .pop_if_empty()
+            .extend(["v8", "finance", "chart", ticker]);
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_backoff)
+            .with_max_delay(self.settings.max_backoff)
+            .with_max_times(self.settings.max_retries)
+            .with_jitter();
+        let mut attempts = 0usize;
+        let result = (|| {
+            attempts += 1;
+            self.attempt(&url, ticker)
+        })
+        .retry(backoff)
+        .when(YahooError::is_retryable)
+        .notify(|e: &YahooError, delay: Duration| {
+            tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "quote failed, retrying");
+        })
+        .await;
+        result.map_err(|e| with_attempts(e, attempts))
+    }
+
+    async fn attempt(&self, url: &Url, ticker: &str) -> Result<IntradayQuote, YahooError> {
+        let response = self
+            .http
+            .get(url.clone())
+            .query(&[("range", "1d"), ("interval", "1d")])
+            .send()
+            .await
+            .map_err(|e| transport(ticker, &e))?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(YahooError::RateLimited {
+                ticker: ticker.to_string(),
+                attempts: 0,
+            });
+        }
+        if status.is_server_error() {
+            return Err(YahooError::Server {
+                ticker: ticker.to_string(),
+                status: status.as_u16(),
+                attempts: 0,
+            });
+        }
+        let body = response.bytes().await.map_err(|e| transport(ticker, &e))?;
+        if status == StatusCode::NOT_FOUND {
+            return Err(YahooError::NotFound {
+                ticker: ticker.to_string(),
+                code: "Not Found".into(),
+                description: String::from_utf8_lossy(&body[..body.len().min(200)]).into(),
+            });
+        }
+        if !status.is_success() {
+            return Err(YahooError::Api {
+                ticker: ticker.to_string(),
+                status: status.as_u16(),
+                code: status.canonical_reason().unwrap_or("HTTP error").into(),
+                description: String::from_utf8_lossy(&body[..body.len().min(200)]).into(),
+            });
+        }
+        parse_quote(ticker, &body)
+    }
+}
+
+/// The error with the number of requests made for the call.
+fn with_attempts(e: YahooError, n: usize) -> YahooError {
+    match e {
+        YahooError::RateLimited { ticker, .. } => YahooError::RateLimited {
+            ticker,
+            attempts: n,
+        },
+        YahooError::Server { ticker, status, .. } => YahooError::Server {
+            ticker,
+            status,
+            attempts: n,
+        },
+        YahooError::Timeout { ticker, .. } => YahooError::Timeout {
+            ticker,
+            attempts: n,
+        },
+        YahooError::Transport {
+            ticker, message, ..
+        } => YahooError::Transport {
+            ticker,
+            message,
+            attempts: n,
+        },
+        other => other,
+    }
+}
+
+fn transport(ticker: &str, e: &reqwest::Error) -> YahooError {
+    if e.is_timeout() {
+        YahooError::Timeout {
+            ticker: ticker.to_string(),
+            attempts: 0,
+        }
+    } else {
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        YahooError::Transport {
+            ticker: ticker.to_string(),
+            message,
+            attempts: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `meta` of the recorded live answer for AAPL (tests/fixtures/yahoo_chart/
+    /// quote-AAPL-2025-03-24.body.json, trimmed to the fields read here).
+    const LIVE: &str = r#"{"chart":{"result":[{"meta":{"symbol":"AAPL","regularMarketTime":1742824293,
+        "regularMarketPrice":220.003,"regularMarketDayHigh":221.021,"regularMarketDayLow":218.58},
+        "timestamp":[1645540200],"indicators":{"quote":[{"open":[164.97]}]}}],"error":null}}"#;
+
+    #[test]
+    fn quote_reads_meta_and_ignores_a_bar_of_another_day() {
+        let q = parse_quote("AAPL", LIVE.as_bytes()).unwrap();
+        assert_eq!((q.last, q.day_high, q.day_low), (220.003, 221.021, 218.58));
+        assert_eq!(q.at.to_rfc3339(), "2025-03-24T13:51:33+00:00");
+        assert_eq!(q.day_open, None, "the bar is from 2022-02-22");
+    }
+
+    #[test]
+    fn quote_takes_the_open_of_todays_bar() {
+        let body = LIVE.replace("1645540200", "1742823000");
+        let q = parse_quote("AAPL", body.as_bytes()).unwrap();
+        assert_eq!(q.day_open, Some(164.97));
+    }
+
+    #[test]
+    fn quote_refuses_another_symbol_and_a_missing_price() {
+        assert!(matches!(
+            parse_quote("MSFT", LIVE.as_bytes()),
+            Err(YahooError::Malformed { .. })
+        ));
+        let no_price = LIVE.replace("\"regularMarketPrice\":220.003,", "");
+        assert!(matches!(
+            parse_quote("AAPL", no_price.as_bytes()),
+            Err(YahooError::Malformed { .. })
+        ));
+        let err = r#"{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}"#;
+        assert!(matches!(
+            parse_quote("ZZZZ", err.as_bytes()),
+            Err(YahooError::Api { .. })
+        ));
+    }
+}

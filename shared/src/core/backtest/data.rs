@@ -1,0 +1,154 @@
+//! The backtest's inputs: raw bars and scored Reddit items, and the point-in-time feature
+//! rows built from them by the same functions the live `build-features` uses.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use crate::core::features::training::daily_sentiment_by_ticker;
+use crate::core::features::{ticker_features, DailySentiment, FeatureRow};
+use crate::core::mention_sentiment::ScoredItem;
+use crate::core::nyse;
+use crate::core::prediction::SEQUENCE_DAYS;
+use crate::core::DailyBar;
+
+/// What a backtest reads, before any feature is computed: split-adjusted daily bars per
+/// ticker (date order) and the scored Reddit items (any order).
+#[derive(Debug, Clone, Default)]
+pub struct RawInputs {
+    pub prices: Vec<(String, Vec<DailyBar>)>,
+    pub items: Vec<ScoredItem>,
+}
+
+/// One ticker's bars and feature rows (same length, same dates), trimmed to the test
+/// window plus the warm-up the feature windows need.
+#[derive(Debug, Clone)]
+pub struct TickerData {
+    pub ticker: String,
+    pub bars: Vec<DailyBar>,
+    pub features: Vec<FeatureRow>,
+}
+
+impl TickerData {
+    /// Index of the bar dated `date`.
+    pub fn index_of(&self, date: NaiveDate) -> Option<usize> {
+        self.bars.binary_search_by_key(&date, |b| b.date).ok()
+    }
+}
+
+/// Every ticker's bars and features, sorted by ticker.
+#[derive(Debug, Clone, Default)]
+pub struct MarketData {
+    pub tickers: Vec<TickerData>,
+}
+
+/// Calendar days of sentiment aggregated before the first kept row, so the 5-day
+/// sentiment averages of the first rows are complete.
+const SENTIMENT_LEAD_DAYS: u64 = 14;
+
+impl MarketData {
+    /// Features for every ticker over its whole history (indicators need it), keeping
+    /// the rows from [`SEQUENCE_DAYS`] trading days before `from` up to `to`: the row of
+    /// day D reads bars `<= D` and aggregates of trading days `<= D` only.
+    pub fn build(raw: &RawInputs, from: NaiveDate, to: NaiveDate) -> Self {
+        let keep_from = nyse::add_trading_days(from, -(SEQUENCE_DAYS as i64 + 5));
+        let since = keep_from
+            .checked_sub_days(chrono::Days::new(SENTIMENT_LEAD_DAYS))
+            .unwrap_or(keep_from);
+        let sentiment = daily_sentiment_by_ticker(&raw.items, since, to);
+        Self::from_sentiment(&raw.prices, &sentiment, keep_from, to)
+    }
+
+    fn from_sentiment(
+        prices: &[(String, Vec<DailyBar>)],
+        sentiment: &BTreeMap<String, Vec<DailySentiment>>,
+        keep_from: NaiveDate,
+        to: NaiveDate,
+    ) -> Self {
+        let none = Vec::new();
+        let mut tickers: Vec<TickerData> = prices
+            .iter()
+            .filter_map(|(ticker, bars)| {
+                let end = bars.partition_point(|b| b.date <= to);
+                let bars = &bars[..end];
+                let start = bars.partition_point(|b| b.date < keep_from);
+                if start == end {
+                    return None;
+                }
+                let rows = ticker_features(ticker, bars, sentiment.get(ticker).unwrap_or(&none));
+                Some(TickerData {
+                    ticker: ticker.clone(),
+                    bars: bars[start..].to_vec(),
+                    features: rows[start..].to_vec(),
+                })
+            })
+            .collect();
+        tickers.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+        Self { tickers }
+    }
+
+    pub fn ticker(&self, ticker: &str) -> Option<&TickerData> {
+        self.tickers
+            .binary_search_by(|t| t.ticker.as_str().cmp(ticker))
+            .ok()
+            .map(|i| &self.tickers[i])
+    }
+}
+
+/// The probe's alteration of the future: every bar dated after `date` gets its prices
+/// scaled by a factor that alternates 1.37 / 0.71 (gaps, new highs and lows, different
+/// indicators) and its volume ×3 + 1; every item created at or after `date`'s 16:30
+/// cutoff (so not yet known when `date`'s signals are made) has its sentiment negated
+/// (0 becomes 0.9) and gains a twin from a new author (mention counts double).
+pub fn alter_after(raw: &RawInputs, date: NaiveDate) -> RawInputs {
+    let prices = raw
+        .prices
+        .iter()
+        .map(|(ticker, bars)| {
+            let altered = bars
+                .iter()
+                .scan(0usize, |k, b| {
+                    if b.date <= date {
+                        return Some(*b);
+                    }
+                    *k += 1;
+                    let f = if *k % 2 == 1 { 1.37 } else { 0.71 };
+                    Some(DailyBar {
+                        open: b.open * f,
+                        high: b.high * f,
+                        low: b.low * f,
+                        close: b.close * f,
+                        adjusted_close: b.adjusted_close * f,
+                        volume: b.volume.saturating_mul(3).saturating_add(1),
+                        ..*b
+                    })
+                })
+                .collect();
+            (ticker.clone(), altered)
+        })
+        .collect();
+    let cutoff = crate::core::mention_sentiment::SentimentWindow::for_trading_date(date).cutoff;
+    let mut items = Vec::with_capacity(raw.items.len());
+    for item in &raw.items {
+        if item.created_at < cutoff {
+            items.push(item.clone());
+            continue;
+        }
+        let sentiment = if item.sentiment == 0.0 {
+            0.9
+        } else {
+            -item.sentiment
+        };
+        items.push(ScoredItem {
+            sentiment,
+            ..item.clone()
+        });
+        items.push(ScoredItem {
+            post_id: format!("{}-probe-twin", item.post_id),
+            author: Some(format!("probe-twin-{}", item.post_id)),
+            sentiment,
+            ..item.clone()
+        });
+    }
+    RawInputs { prices, items }
+}

@@ -1,0 +1,527 @@
+//! The `generate-signals` handler: after `predictions.ready` for trading day D, turn D's
+//! predictions into trades with [`plan_day`] (the function the backtester calls too),
+//! book them into the paper portfolio, queue their notifications, record why refused
+//! candidates were refused, mark the equity curve, and announce `signals.generated`.
+//!
+//! The whole day is one transaction that first locks the portfolio row and claims the
+//! (D, model version) run (`signal_runs`): a re-delivered event finds the run and changes
+//! nothing (its stored summary is returned and the event re-announced; consumers are
+//! idempotent).
+//!
+//! Fills (docs/risk.md, "Live fills"), as the backtester's: an entry is booked *pending*
+//! with its cash reserved at D's close estimate, and filled at the next session's open
+//! by the first monitor-positions run of that session (`entry_date`; time decay counts
+//! from it); a flip sells at D's close. Before planning, a pending entry whose session
+//! has passed without a fill (Yahoo failed all session) is settled from the stored daily
+//! bar: filled at its open, then the exit rules of `exits::exit_on_bar` on each stored
+//! bar up to D, as the backtester would; without a bar on its session it is missed.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use deadpool_postgres::Pool;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio_postgres::GenericClient;
+
+use crate::adapters::db::DbError;
+use crate::adapters::eventbridge::EventPublisher;
+use crate::adapters::portfolio_store::{
+    self, EquityMark, LivePortfolio, PendingEntry, RejectionRecord,
+};
+use crate::adapters::signal_inputs::{self, TickerDay};
+use crate::adapters::signal_store::{self, NewSignal};
+use crate::config::{parse, ConfigError, EnvSource};
+use crate::core::calendar::new_york_instant;
+use crate::core::exits::{self, ExitConfig};
+use crate::core::nyse;
+use crate::core::portfolio::Costs;
+use crate::core::risk::RiskConfig;
+use crate::core::signals::{plan_day, MarketRow};
+use crate::jobs::portfolio_book::{self, Closed, Opened, Settled};
+use crate::jobs::scheduled::{DailyRun, EventError};
+
+/// The detail-type announced when a day's signals committed.
+pub const SIGNALS_GENERATED: &str = "signals.generated";
+
+/// The trading rules and the paper portfolio's starting point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TradingConfig {
+    /// `TFT_STARTING_EQUITY` (100 000): the paper portfolio's cash when first created.
+    pub starting_equity: f64,
+    pub risk: RiskConfig,
+    pub exits: ExitConfig,
+    pub costs: Costs,
+}
+
+impl Default for TradingConfig {
+    fn default() -> Self {
+        Self {
+            starting_equity: 100_000.0,
+            risk: RiskConfig::default(),
+            exits: ExitConfig::default(),
+            costs: Costs::default(),
+        }
+    }
+}
+
+impl TradingConfig {
+    /// `TFT_STARTING_EQUITY` (default 100 000, must be positive); the rules are the seed's.
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let starting_equity: f64 = parse(env, "TFT_STARTING_EQUITY", 100_000.0)?;
+        if !(starting_equity > 0.0 && starting_equity.is_finite()) {
+            return Err(ConfigError::Invalid {
+                name: "TFT_STARTING_EQUITY",
+                reason: format!("{starting_equity} is not a positive amount"),
+            });
+        }
+        Ok(Self {
+            starting_equity,
+            ..Self::default()
+        })
+    }
+}
+
+/// What `predictions.ready` carries (docs/events.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalsRequest {
+    pub trading_date: NaiveDate,
+    /// The model whose predictions to trade; `None`: the day's most recent.
+    pub model_version: Option<String>,
+}
+
+impl SignalsRequest {
+    pub fn from_event(event: &serde_json::Value) -> Result<Self, EventError> {
+        let run = DailyRun::from_event(event)?;
+        let model_version = event
+            .pointer("/detail/model_version")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        Ok(Self {
+            trading_date: run.trading_date,
+            model_version,
+        })
+    }
+}
+
+/// A refused candidate, for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refused {
+    pub ticker: String,
+    /// Rule codes (`confidence_too_low`, `no_market_data`, ...).
+    pub rules: Vec<String>,
+    pub reasons: Vec<String>,
+}
+
+/// The handler's result (also stored on the run's `signal_runs` row).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenerateSignalsSummary {
+    pub trading_date: Option<NaiveDate>,
+    pub model_version: Option<String>,
+    /// The run had committed before: nothing was changed by this one.
+    pub already_generated: bool,
+    pub predictions: usize,
+    /// Entries booked pending, to fill at the next session's open.
+    pub opened: Vec<Opened>,
+    /// Earlier pending entries the monitor had not filled, settled from the stored daily
+    /// bar of their session (filled at its open, or missed without a bar).
+    #[serde(default)]
+    pub settled: Vec<Settled>,
+    pub closed: Vec<Closed>,
+    pub refused: Vec<Refused>,
+    pub notifications_queued: usize,
+    pub cash: f64,
+    pub equity: f64,
+    pub drawdown: f64,
+    pub event_published: bool,
+}
+
+/// The `signals.generated` detail (docs/events.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalsGenerated {
+    pub trading_date: NaiveDate,
+    pub model_version: String,
+    pub opened: Vec<String>,
+    pub closed: Vec<String>,
+    pub refused: usize,
+    pub notifications_queued: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Book(#[from] portfolio_book::BookError),
+    #[error("announce signals.generated: {0}")]
+    Publish(String),
+}
+
+#[derive(Clone)]
+pub struct GenerateSignals {
+    pub pool: Pool,
+    pub events: Option<EventPublisher>,
+    pub config: TradingConfig,
+}
+
+fn db(e: tokio_postgres::Error, context: &'static str) -> DbError {
+    DbError::Query { context, source: e }
+}
+
+impl GenerateSignals {
+    #[tracing::instrument(skip(self), fields(trading_date = %req.trading_date))]
+    pub async fn handle(
+        &self,
+        req: &SignalsRequest,
+    ) -> Result<GenerateSignalsSummary, GenerateError> {
+        // Boxed: the run's future is large (one transaction of many steps).
+        Box::pin(self.run(req)).await
+    }
+
+    async fn run(&self, req: &SignalsRequest) -> Result<GenerateSignalsSummary, GenerateError> {
+        let date = req.trading_date;
+        let mut client = self.pool.get().await.map_err(DbError::from)?;
+        portfolio_store::ensure(&**client, self.config.starting_equity, self.config.costs).await?;
+        let model_version = match &req.model_version {
+            Some(v) => Some(v.clone()),
+            None => signal_inputs::latest_model_version(&**client, date).await?,
+        };
+        let Some(model_version) = model_version else {
+            tracing::warn!("no predictions for the day: nothing to do");
+            return Ok(GenerateSignalsSummary {
+                trading_date: Some(date),
+                ..Default::default()
+            });
+        };
+
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| db(e, "begin the signal run"))?;
+        let account = portfolio_store::lock(&*tx).await?.expect("ensured above");
+        if !portfolio_store::begin_signal_run(&*tx, date, &model_version).await? {
+            let stored = portfolio_store::signal_run_summary(&*tx, date, &model_version).await?;
+            drop(tx);
+            let mut summary: GenerateSignalsSummary = stored
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            summary.already_generated = true;
+            summary.notifications_queued = 0;
+            summary.event_published = self.announce(date, &model_version, &summary).await?;
+            tracing::info!("signals of the day already generated: nothing changed");
+            return Ok(summary);
+        }
+
+        let predictions = signal_inputs::load_predictions(&*tx, date, &model_version).await?;
+        let mut live = portfolio_store::load(&*tx, account).await?;
+        let mut summary = GenerateSignalsSummary {
+            trading_date: Some(date),
+            model_version: Some(model_version.clone()),
+            predictions: predictions.len(),
+            ..Default::default()
+        };
+        self.settle_pending(&*tx, &mut live, date, &mut summary)
+            .await?;
+        let mut tickers: Vec<String> = predictions.iter().map(|p| p.ticker.clone()).collect();
+        tickers.extend(live.state.positions.iter().map(|p| p.ticker.clone()));
+        tickers.sort();
+        tickers.dedup();
+        let days = signal_inputs::load_ticker_days(&*tx, date, &tickers).await?;
+        let market: HashMap<String, MarketRow> =
+            days.iter().map(|(t, d)| (t.clone(), d.market)).collect();
+        let plan = plan_day(date, &predictions, &market, &live.state, &self.config.risk);
+
+        let close_at = session_close(date);
+        let closes: HashMap<String, f64> =
+            market.iter().map(|(t, m)| (t.clone(), m.close)).collect();
+        live.state.mark_to_market(&closes);
+        for (ticker, id) in &live.signal_ids {
+            if let Some(price) = closes.get(ticker) {
+                portfolio_store::mark_position(&*tx, *id, *price, close_at).await?;
+            }
+        }
+
+        for flip in &plan.flips {
+            let Some(&buy_id) = live.signal_ids.get(&flip.ticker) else {
+                continue;
+            };
+            let sell = self.signal(
+                &flip.prediction.ticker,
+                date,
+                &model_version,
+                days.get(&flip.ticker),
+                flip.exit.price,
+                flip.prediction.confidence,
+                "SELL",
+            );
+            let sell_id = signal_store::insert_signal(&*tx, &sell).await?;
+            if let Some(sell_id) = sell_id {
+                signal_store::link_flip(&*tx, sell_id, buy_id).await?;
+            }
+            let extra = json!({"sell_signal_id": sell_id, "confidence": flip.prediction.confidence, "model_version": model_version});
+            if let Some((closed, queued)) = portfolio_book::book_exit(
+                &*tx,
+                &mut live,
+                buy_id,
+                &flip.ticker,
+                flip.exit,
+                date,
+                close_at,
+                extra,
+            )
+            .await?
+            {
+                summary.notifications_queued += queued;
+                summary.closed.push(closed);
+            }
+        }
+
+        let entry_date = nyse::next_trading_day(date);
+        let expires_at = exits::expires_at(entry_date, &self.config.exits);
+        for plan in &plan.entries {
+            let mut signal = self.signal(
+                &plan.ticker,
+                date,
+                &model_version,
+                days.get(&plan.ticker),
+                plan.entry,
+                plan.confidence,
+                "BUY",
+            );
+            signal.target_price = Some(plan.target);
+            signal.stop_loss = Some(plan.stop);
+            signal.risk_reward_ratio = Some(plan.reward_risk);
+            signal.position_size_pct = Some(plan.position_pct.clamp(0.0, 1.0));
+            signal.shares = Some(plan.shares as i64);
+            signal.expires_at = Some(expires_at);
+            if let Some((opened, queued)) =
+                portfolio_book::book_entry(&*tx, &mut live, &signal, plan, entry_date, close_at)
+                    .await?
+            {
+                summary.notifications_queued += queued;
+                summary.opened.push(opened);
+            }
+        }
+
+        let confidence: HashMap<&str, f64> = predictions
+            .iter()
+            .map(|p| (p.ticker.as_str(), p.confidence))
+            .collect();
+        for (ticker, rejections) in &plan.rejected {
+            for r in rejections {
+                portfolio_store::insert_rejection(
+                    &*tx,
+                    &RejectionRecord {
+                        trading_date: date,
+                        ticker: ticker.clone(),
+                        model_version: model_version.clone(),
+                        rule: r.code().to_string(),
+                        confidence: confidence.get(ticker.as_str()).copied(),
+                        reason: r.to_string(),
+                        detail: serde_json::to_value(r).unwrap_or_default(),
+                    },
+                )
+                .await?;
+            }
+            summary.refused.push(Refused {
+                ticker: ticker.clone(),
+                rules: rejections.iter().map(|r| r.code().to_string()).collect(),
+                reasons: rejections.iter().map(|r| r.to_string()).collect(),
+            });
+        }
+        for ticker in &plan.no_market_data {
+            let reason = format!("no close for {ticker} on {date}: cannot be priced");
+            portfolio_store::insert_rejection(
+                &*tx,
+                &RejectionRecord {
+                    trading_date: date,
+                    ticker: ticker.clone(),
+                    model_version: model_version.clone(),
+                    rule: "no_market_data".into(),
+                    confidence: confidence.get(ticker.as_str()).copied(),
+                    reason: reason.clone(),
+                    detail: json!({"rule": "no_market_data"}),
+                },
+            )
+            .await?;
+            summary.refused.push(Refused {
+                ticker: ticker.clone(),
+                rules: vec!["no_market_data".into()],
+                reasons: vec![reason],
+            });
+        }
+
+        let mark = EquityMark::of(date, &live.state);
+        portfolio_store::upsert_equity_mark(&*tx, &mark).await?;
+        summary.cash = mark.cash;
+        summary.equity = mark.equity;
+        summary.drawdown = mark.drawdown;
+        let stored = serde_json::to_value(&summary).unwrap_or_default();
+        portfolio_store::finish_signal_run(&*tx, date, &model_version, &stored).await?;
+        tx.commit()
+            .await
+            .map_err(|e| db(e, "commit the signal run"))?;
+
+        summary.event_published = self.announce(date, &model_version, &summary).await?;
+        tracing::info!(
+            opened = summary.opened.len(),
+            closed = summary.closed.len(),
+            refused = summary.refused.len(),
+            "signals generated"
+        );
+        Ok(summary)
+    }
+
+    /// Settles every pending entry whose session is D or earlier from the stored daily
+    /// bars (module docs), in ticker order.
+    async fn settle_pending(
+        &self,
+        tx: &impl GenericClient,
+        live: &mut LivePortfolio,
+        date: NaiveDate,
+        summary: &mut GenerateSignalsSummary,
+    ) -> Result<(), GenerateError> {
+        let mut due: Vec<PendingEntry> = live
+            .pending
+            .values()
+            .filter(|p| p.entry_date <= date)
+            .cloned()
+            .collect();
+        due.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+        for pending in due {
+            let bars =
+                signal_inputs::bars_between(tx, &pending.ticker, pending.entry_date, date).await?;
+            let settled = match bars.first() {
+                Some(bar) if bar.date == pending.entry_date => {
+                    let at = session_open(bar.date);
+                    portfolio_book::fill_entry(tx, live, &pending.ticker, bar.open, at).await?
+                }
+                _ => {
+                    let reason = format!(
+                        "no open for {} on {}: no quote during the session and no stored bar",
+                        pending.ticker, pending.entry_date
+                    );
+                    portfolio_book::miss_entry(
+                        tx,
+                        live,
+                        &pending.ticker,
+                        &reason,
+                        session_close(date),
+                    )
+                    .await?
+                }
+            };
+            let Some((settled, queued)) = settled else {
+                continue;
+            };
+            summary.notifications_queued += queued;
+            let filled = matches!(settled, Settled::Filled(_));
+            summary.settled.push(settled);
+            if !filled {
+                continue;
+            }
+            for bar in &bars {
+                let Some(position) = live.state.position(&pending.ticker).cloned() else {
+                    break;
+                };
+                let tickers = [pending.ticker.clone()];
+                let sentiment =
+                    signal_inputs::latest_sentiment_before(tx, bar.date, &tickers).await?;
+                let Some(exit) = exits::exit_on_bar(
+                    &position,
+                    bar,
+                    sentiment.get(&pending.ticker),
+                    &self.config.exits,
+                ) else {
+                    continue;
+                };
+                let extra = json!({"settled_from_daily_bar": bar.date});
+                if let Some((closed, queued)) = portfolio_book::book_exit(
+                    tx,
+                    live,
+                    pending.signal_id,
+                    &pending.ticker,
+                    exit,
+                    bar.date,
+                    session_close(bar.date),
+                    extra,
+                )
+                .await?
+                {
+                    summary.notifications_queued += queued;
+                    summary.closed.push(closed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn signal(
+        &self,
+        ticker: &str,
+        date: NaiveDate,
+        model_version: &str,
+        day: Option<&TickerDay>,
+        price: f64,
+        confidence: f64,
+        direction: &'static str,
+    ) -> NewSignal {
+        NewSignal {
+            ticker: ticker.to_string(),
+            trading_date: date,
+            signal: direction,
+            confidence: confidence.clamp(0.0, 1.0),
+            model_version: model_version.to_string(),
+            entry_price: price,
+            target_price: None,
+            stop_loss: None,
+            risk_reward_ratio: None,
+            position_size_pct: None,
+            shares: None,
+            rsi_value: day.and_then(|d| d.rsi),
+            macd_value: day.and_then(|d| d.macd),
+            sentiment_score: day.and_then(|d| d.sentiment_score),
+            sentiment_trend: day.and_then(|d| d.sentiment_trend),
+            expires_at: None,
+        }
+    }
+
+    async fn announce(
+        &self,
+        date: NaiveDate,
+        model_version: &str,
+        summary: &GenerateSignalsSummary,
+    ) -> Result<bool, GenerateError> {
+        let Some(events) = &self.events else {
+            return Ok(false);
+        };
+        let detail = SignalsGenerated {
+            trading_date: date,
+            model_version: model_version.to_string(),
+            opened: summary.opened.iter().map(|o| o.ticker.clone()).collect(),
+            closed: summary.closed.iter().map(|c| c.ticker.clone()).collect(),
+            refused: summary.refused.len(),
+            notifications_queued: summary.notifications_queued,
+        };
+        events
+            .publish(SIGNALS_GENERATED, &detail)
+            .await
+            .map_err(|e| GenerateError::Publish(e.to_string()))?;
+        Ok(true)
+    }
+}
+
+/// When a day's regular session opens (a fill settled from its daily bar).
+pub fn session_open(date: NaiveDate) -> DateTime<Utc> {
+    nyse::session(date)
+        .map(|s| s.open)
+        .unwrap_or_else(|| new_york_instant(date, nyse::OPEN_TIME))
+}
+
+/// When a day's close is (for marks made after it).
+pub fn session_close(date: NaiveDate) -> DateTime<Utc> {
+    nyse::session(date)
+        .map(|s| s.close)
+        .unwrap_or_else(|| new_york_instant(date, nyse::CLOSE_TIME))
+}
