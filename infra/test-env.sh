@@ -3,8 +3,10 @@
 #   - PostgreSQL: a fresh cluster (initdb + pg_ctl) in a temp dir on a free port,
 #     unless DATABASE_URL is already set;
 #   - PgBouncer in transaction mode in front of it (how Neon's -pooler URL behaves);
-#   - moto server, the local AWS stand-in (EventBridge, later S3 and SES).
-# Exports DATABASE_URL, PGBOUNCER_URL, AWS_ENDPOINT_URL and dummy AWS credentials.
+#   - moto server, the local AWS stand-in (EventBridge, later S3 and SES);
+#   - aiosmtpd, an SMTP server that stores what it receives in a maildir.
+# Exports DATABASE_URL, PGBOUNCER_URL, AWS_ENDPOINT_URL, dummy AWS credentials,
+# SMTP_TEST_URL and SMTP_TEST_MAILDIR.
 #
 #   infra/test-env.sh cargo test --workspace
 set -euo pipefail
@@ -134,6 +136,17 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 log "moto server on port $moto_port"
+
+# --- aiosmtpd (a real SMTP server) ---------------------------------------------
+# Every message it accepts is stored in a maildir (one file per message in new/).
+smtp_port="$(free_port)"
+smtp_maildir="$work/maildir"
+"$tools_bin/python" -m aiosmtpd -n -l "127.0.0.1:$smtp_port" \
+  -c aiosmtpd.handlers.Mailbox "$smtp_maildir" >"$work/aiosmtpd.log" 2>&1 &
+pids+=($!)
+wait_for_port "$smtp_port" aiosmtpd
+export SMTP_TEST_URL="smtp://127.0.0.1:$smtp_port" SMTP_TEST_MAILDIR="$smtp_maildir"
+log "aiosmtpd on port $smtp_port (maildir $smtp_maildir)"
 
 set +e
 "$@"

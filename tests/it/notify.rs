@@ -1,5 +1,5 @@
 //! The notification outbox and its sender: real PostgreSQL, a real local HTTP receiver
-//! (wiremock) for the webhook, SES v2 on moto for e-mail.
+//! (wiremock) for the webhook, SES v2 on moto and a real SMTP server (aiosmtpd) for e-mail.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,8 +12,9 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use shared::adapters::email::{EmailSender, EmailSettings};
 use shared::adapters::outbox::{self, Channel, Notification, OutboxRow};
+use shared::adapters::smtp::{SmtpSender, SmtpSettings};
 use shared::adapters::webhook::{WebhookClient, WebhookSettings};
-use shared::jobs::notify::{Notifier, NotifySummary, SendOptions};
+use shared::jobs::notify::{Mailer, Notifier, NotifySummary, SendOptions};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -545,4 +546,165 @@ async fn email_request_carries_a_text_and_an_html_body() {
     assert!(text.contains("chart: https://finance.yahoo.com/quote/AAPL\n"));
     assert!(html.contains("<td>187.25</td>"), "{html}");
     assert_eq!(simple["Body"]["Text"]["Charset"], "UTF-8");
+}
+
+// --- E-mail over SMTP: a real server (aiosmtpd, started by infra/test-env.sh) ---------
+
+fn smtp_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run through infra/test-env.sh (it starts aiosmtpd)")
+    })
+}
+
+fn smtp_notifier(test_db: &TestDb, url: &str, to: &str) -> Notifier {
+    let sender = SmtpSender::new(
+        &SmtpSettings {
+            url: SecretString::from(url),
+            timeout: Duration::from_secs(5),
+        },
+        EmailSettings {
+            from: "alerts@tft.test".into(),
+            to: vec![to.to_string()],
+        },
+    )
+    .unwrap();
+    Notifier::with_mailer(
+        test_db.pool.clone(),
+        None,
+        Some(Mailer::from(sender)),
+        SendOptions::default(),
+    )
+}
+
+/// The messages aiosmtpd stored for `to`, parsed by Python's `email` package (a MIME
+/// reader independent of lettre): headers, and each part's type and decoded text.
+fn smtp_received(to: &str) -> Vec<Value> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import email, email.policy, json, mailbox, sys\n\
+             box = mailbox.Maildir(sys.argv[1], create=False)\n\
+             found = []\n\
+             for key in sorted(box.keys()):\n\
+             \x20   msg = email.message_from_bytes(box.get_bytes(key), policy=email.policy.default)\n\
+             \x20   if msg['X-RcptTo'] != sys.argv[2]:\n\
+             \x20       continue\n\
+             \x20   found.append({\n\
+             \x20       'subject': str(msg['Subject']), 'from': str(msg['From']), 'to': str(msg['To']),\n\
+             \x20       'message_id': str(msg['Message-ID']),\n\
+             \x20       'key': str(msg['X-TFT-Idempotency-Key']),\n\
+             \x20       'type': msg.get_content_type(),\n\
+             \x20       'parts': [{'type': p.get_content_type(), 'body': p.get_content()}\n\
+             \x20                 for p in msg.iter_parts()],\n\
+             \x20   })\n\
+             print(json.dumps(found))",
+            &smtp_env("SMTP_TEST_MAILDIR"),
+            to,
+        ])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn unique_recipient() -> String {
+    format!("trader-{:08x}@example.com", rand::random::<u32>())
+}
+
+#[tokio::test]
+async fn email_over_smtp_arrives_once_with_both_parts_and_the_key() {
+    let test_db = TestDb::new().await;
+    let to = unique_recipient();
+    enqueue(&test_db, &opened(60, Channel::Email)).await;
+    let sender = smtp_notifier(&test_db, &smtp_env("SMTP_TEST_URL"), &to);
+
+    let summary = sender.run().await.unwrap();
+    assert_eq!((summary.claimed, summary.sent), (1, 1), "{summary:?}");
+    assert!(row(&test_db, "signal.opened:60:email")
+        .await
+        .sent_at
+        .is_some());
+
+    let received = smtp_received(&to);
+    assert_eq!(received.len(), 1, "{received:?}");
+    let m = &received[0];
+    assert_eq!(m["subject"], "[TFT Trader] signal.opened: AAPL");
+    assert_eq!(m["from"], "alerts@tft.test");
+    assert_eq!(m["to"], to.as_str());
+    assert_eq!(m["key"], "signal.opened:60:email");
+    assert_eq!(
+        m["message_id"],
+        shared::adapters::smtp::message_id("signal.opened:60:email", "alerts@tft.test")
+    );
+    assert_eq!(m["type"], "multipart/alternative");
+    let parts = m["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!(parts[0]["type"], "text/plain");
+    assert_eq!(parts[1]["type"], "text/html");
+    let text = parts[0]["body"].as_str().unwrap();
+    let html = parts[1]["body"].as_str().unwrap();
+    assert!(text.contains("entry_price: 187.25\n"), "{text}");
+    assert!(
+        text.contains("Notification signal.opened:60:email"),
+        "{text}"
+    );
+    assert!(
+        html.contains("<th align=\"left\">ticker</th><td>AAPL</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"https://finance.yahoo.com/quote/AAPL\""),
+        "{html}"
+    );
+
+    // A second run finds nothing due and sends nothing.
+    assert_eq!(sender.run().await.unwrap(), NotifySummary::default());
+    assert_eq!(smtp_received(&to).len(), 1);
+}
+
+#[tokio::test]
+async fn email_over_smtp_is_retried_while_the_server_is_down_then_sent_once() {
+    let test_db = TestDb::new().await;
+    let to = unique_recipient();
+    enqueue(&test_db, &opened(61, Channel::Email)).await;
+    // A port nothing listens on: connection refused.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let down = smtp_notifier(&test_db, &format!("smtp://127.0.0.1:{closed}"), &to);
+    let summary = down.run().await.unwrap();
+    assert_eq!((summary.claimed, summary.retried), (1, 1), "{summary:?}");
+    let stored = row(&test_db, "signal.opened:61:email").await;
+    assert!(stored.sent_at.is_none() && stored.failed_at.is_none());
+    assert!(stored.next_attempt_at > Utc::now(), "{stored:?}");
+    assert!(
+        stored.last_error.as_deref().unwrap().contains("SMTP"),
+        "{:?}",
+        stored.last_error
+    );
+    assert!(smtp_received(&to).is_empty());
+    // Not due yet: the working server gets nothing either.
+    let up = smtp_notifier(&test_db, &smtp_env("SMTP_TEST_URL"), &to);
+    assert_eq!(up.run().await.unwrap(), NotifySummary::default());
+
+    // The retry time comes (moved forward rather than waited for): delivered once.
+    let client = test_db.pool.get().await.unwrap();
+    client
+        .execute(
+            "UPDATE notification_outbox SET next_attempt_at = now() WHERE idempotency_key = $1",
+            &[&"signal.opened:61:email"],
+        )
+        .await
+        .unwrap();
+    let summary = up.run().await.unwrap();
+    assert_eq!((summary.claimed, summary.sent), (1, 1), "{summary:?}");
+    assert_eq!(up.run().await.unwrap(), NotifySummary::default());
+    let received = smtp_received(&to);
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["key"], "signal.opened:61:email");
 }

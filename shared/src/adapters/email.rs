@@ -21,17 +21,27 @@ pub enum EmailError {
     Rejected { code: String, message: String },
     #[error("could not reach SES: {0}")]
     Transport(String),
+    /// A 5xx SMTP reply to this message (adapters::smtp): permanent.
+    #[error("the SMTP server refused the e-mail ({code}): {message}")]
+    SmtpRejected { code: String, message: String },
+    /// A 4xx reply, an authentication failure, a timeout, a connection or TLS failure
+    /// (adapters::smtp): retried.
+    #[error("SMTP delivery failed: {0}")]
+    SmtpTransient(String),
 }
 
 impl EmailError {
-    /// Retrying cannot help: the request itself is malformed. Everything else (an
-    /// unverified identity, throttling, a paused account, the network) may clear up,
+    /// Retrying cannot help: the request itself is malformed, or the SMTP server refused
+    /// the message for good (5xx). Everything else (an unverified identity, throttling,
+    /// a paused account, SMTP 4xx or authentication replies, the network) may clear up,
     /// so it is retried until the attempts run out.
     pub fn is_permanent(&self) -> bool {
         match self {
             EmailError::Build(_) => true,
             EmailError::Rejected { code, .. } => code == "BadRequestException",
             EmailError::Transport(_) => false,
+            EmailError::SmtpRejected { .. } => true,
+            EmailError::SmtpTransient(_) => false,
         }
     }
 }

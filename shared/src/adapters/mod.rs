@@ -17,5 +17,7 @@ pub mod reddit_archive;
 pub mod reddit_store;
 pub mod signal_inputs;
 pub mod signal_store;
+#[cfg(feature = "smtp")]
+pub mod smtp;
 pub mod webhook;
 pub mod yahoo;

@@ -14,6 +14,8 @@ use secrecy::SecretString;
 use crate::adapters::db::DbError;
 use crate::adapters::email::{self, EmailError, EmailSender, EmailSettings};
 use crate::adapters::outbox::{self, Channel, FailureOutcome, OutboxMessage, RetryPolicy};
+#[cfg(feature = "smtp")]
+use crate::adapters::smtp::{SmtpSender, SmtpSettings};
 use crate::adapters::webhook::{WebhookBody, WebhookClient, WebhookError, WebhookSettings};
 use crate::config::{parse, ConfigError, EnvSource};
 
@@ -44,6 +46,17 @@ impl Default for SendOptions {
     }
 }
 
+/// How e-mail leaves (`NOTIFY_EMAIL_TRANSPORT`).
+#[derive(Debug, Clone, Default)]
+pub enum EmailTransport {
+    /// Amazon SES v2 from the ambient AWS configuration (the default).
+    #[default]
+    Ses,
+    /// An SMTP server (`SMTP_URL`), through lettre.
+    #[cfg(feature = "smtp")]
+    Smtp(SmtpSettings),
+}
+
 /// The sender's configuration, read once.
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
@@ -51,13 +64,59 @@ pub struct NotifyConfig {
     pub webhook: Option<WebhookSettings>,
     /// `None`: e-mail messages fail (and are retried) until it is configured.
     pub email: Option<EmailSettings>,
+    pub email_transport: EmailTransport,
     pub options: SendOptions,
+}
+
+/// `NOTIFY_EMAIL_TRANSPORT` (`ses`, the default, or `smtp` with `SMTP_URL` and
+/// `NOTIFY_SMTP_TIMEOUT_SECS`, default 10); returns the transport and its timeout (zero
+/// for SES, whose SDK has its own).
+fn email_transport(env: &dyn EnvSource) -> Result<(EmailTransport, Duration), ConfigError> {
+    let name = env
+        .get("NOTIFY_EMAIL_TRANSPORT")
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    match name.as_str() {
+        "" | "ses" => Ok((EmailTransport::Ses, Duration::ZERO)),
+        #[cfg(feature = "smtp")]
+        "smtp" => {
+            let url = env
+                .get("SMTP_URL")
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .ok_or(ConfigError::Missing("SMTP_URL"))?;
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                // The value is a secret: never quoted back.
+                return Err(ConfigError::Invalid {
+                    name: "SMTP_URL",
+                    reason: "must be an smtp:// or smtps:// URL".into(),
+                });
+            }
+            let timeout = Duration::from_secs(parse(env, "NOTIFY_SMTP_TIMEOUT_SECS", 10u64)?);
+            let settings = SmtpSettings {
+                url: SecretString::from(url),
+                timeout,
+            };
+            Ok((EmailTransport::Smtp(settings), timeout))
+        }
+        #[cfg(not(feature = "smtp"))]
+        "smtp" => Err(ConfigError::Invalid {
+            name: "NOTIFY_EMAIL_TRANSPORT",
+            reason: "this build has no SMTP support (shared's `smtp` feature)".into(),
+        }),
+        _ => Err(ConfigError::Invalid {
+            name: "NOTIFY_EMAIL_TRANSPORT",
+            reason: format!("{name:?} is neither ses nor smtp"),
+        }),
+    }
 }
 
 impl NotifyConfig {
     /// - `NOTIFY_WEBHOOK_URL`, `NOTIFY_WEBHOOK_SECRET` (both or neither),
     ///   `NOTIFY_WEBHOOK_TIMEOUT_SECS` (default 10);
     /// - `NOTIFY_EMAIL_FROM`, `NOTIFY_EMAIL_TO` (comma-separated; both or neither);
+    /// - `NOTIFY_EMAIL_TRANSPORT` (`ses` or `smtp`; default `ses`), and for `smtp`:
+    ///   `SMTP_URL` (required, secret), `NOTIFY_SMTP_TIMEOUT_SECS` (default 10);
     /// - `NOTIFY_BATCH_SIZE` (25), `NOTIFY_MAX_MESSAGES` (500), `NOTIFY_CONCURRENCY` (4),
     ///   `NOTIFY_LEASE_SECS` (300), `NOTIFY_MAX_ATTEMPTS` (8), `NOTIFY_RETRY_BASE_SECS`
     ///   (60), `NOTIFY_RETRY_MAX_SECS` (3600).
@@ -108,6 +167,7 @@ impl NotifyConfig {
                 })
             }
         };
+        let (email_transport, smtp_timeout) = email_transport(env)?;
         let d = SendOptions::default();
         let positive = |name: &'static str, v: u64| {
             if v == 0 {
@@ -132,7 +192,7 @@ impl NotifyConfig {
             parse(env, "NOTIFY_LEASE_SECS", d.lease.as_secs())?,
         )?;
         // A batch takes at most ceil(batch / concurrency) timeouts to deliver.
-        let slowest_batch = timeout.as_secs() * batch_size.div_ceil(concurrency);
+        let slowest_batch = timeout.max(smtp_timeout).as_secs() * batch_size.div_ceil(concurrency);
         if lease <= slowest_batch {
             return Err(ConfigError::Invalid {
                 name: "NOTIFY_LEASE_SECS",
@@ -168,6 +228,7 @@ impl NotifyConfig {
         Ok(Self {
             webhook,
             email,
+            email_transport,
             options,
         })
     }
@@ -218,6 +279,46 @@ pub struct NotifySummary {
     pub unmarked: usize,
 }
 
+/// Sends the rendered e-mails: SES or SMTP.
+#[derive(Debug, Clone)]
+pub enum Mailer {
+    Ses(EmailSender),
+    #[cfg(feature = "smtp")]
+    Smtp(SmtpSender),
+}
+
+impl From<EmailSender> for Mailer {
+    fn from(sender: EmailSender) -> Self {
+        Mailer::Ses(sender)
+    }
+}
+
+#[cfg(feature = "smtp")]
+impl From<SmtpSender> for Mailer {
+    fn from(sender: SmtpSender) -> Self {
+        Mailer::Smtp(sender)
+    }
+}
+
+impl Mailer {
+    /// Sends the e-mail of the notification `idempotency_key`; returns the message id.
+    pub async fn send(
+        &self,
+        idempotency_key: &str,
+        email: &email::RenderedEmail,
+    ) -> Result<String, EmailError> {
+        match self {
+            Mailer::Ses(sender) => {
+                // SES's simple content carries no custom header; the key is in the body.
+                let _ = idempotency_key;
+                sender.send(email).await
+            }
+            #[cfg(feature = "smtp")]
+            Mailer::Smtp(sender) => sender.send(idempotency_key, email).await,
+        }
+    }
+}
+
 enum Outcome {
     Sent,
     Retried,
@@ -230,15 +331,26 @@ enum Outcome {
 pub struct Notifier {
     pool: Pool,
     webhook: Option<WebhookClient>,
-    email: Option<EmailSender>,
+    email: Option<Mailer>,
     options: SendOptions,
 }
 
 impl Notifier {
+    /// A sender whose e-mail, if any, goes through SES.
     pub fn new(
         pool: Pool,
         webhook: Option<WebhookClient>,
         email: Option<EmailSender>,
+        options: SendOptions,
+    ) -> Self {
+        Self::with_mailer(pool, webhook, email.map(Mailer::from), options)
+    }
+
+    /// A sender with any e-mail transport.
+    pub fn with_mailer(
+        pool: Pool,
+        webhook: Option<WebhookClient>,
+        email: Option<Mailer>,
         options: SendOptions,
     ) -> Self {
         Self {
@@ -249,18 +361,26 @@ impl Notifier {
         }
     }
 
-    /// The clients `config` asks for; SES from the ambient AWS configuration.
+    /// The clients `config` asks for; SES from the ambient AWS configuration, or SMTP.
     pub async fn from_config(pool: Pool, config: NotifyConfig) -> Result<Self, NotifyError> {
         let webhook = config
             .webhook
             .map(WebhookClient::new)
             .transpose()
             .map_err(|e| NotifyError::Config(e.to_string()))?;
-        let email = match config.email {
-            Some(settings) => Some(EmailSender::from_env(settings).await),
-            None => None,
+        let email = match (config.email, config.email_transport) {
+            (None, _) => None,
+            (Some(settings), EmailTransport::Ses) => {
+                Some(EmailSender::from_env(settings).await.into())
+            }
+            #[cfg(feature = "smtp")]
+            (Some(settings), EmailTransport::Smtp(smtp)) => Some(
+                SmtpSender::new(&smtp, settings)
+                    .map_err(|e| NotifyError::Config(e.to_string()))?
+                    .into(),
+            ),
         };
-        Ok(Self::new(pool, webhook, email, config.options))
+        Ok(Self::with_mailer(pool, webhook, email, config.options))
     }
 
     pub fn options(&self) -> &SendOptions {
@@ -295,7 +415,7 @@ impl Notifier {
                     &message.idempotency_key,
                     &message.payload,
                 );
-                sender.send(&rendered).await?;
+                sender.send(&message.idempotency_key, &rendered).await?;
             }
         }
         Ok(())
@@ -430,5 +550,77 @@ mod tests {
         ));
         let none = NotifyConfig::from_env(&[("UNRELATED", "1")]).unwrap();
         assert!(none.webhook.is_none() && none.email.is_none());
+    }
+
+    #[test]
+    fn email_transport_defaults_to_ses_and_refuses_unknown_ones() {
+        let ses = NotifyConfig::from_env(&[("UNRELATED", "1")]).unwrap();
+        assert!(matches!(ses.email_transport, EmailTransport::Ses));
+        let unknown = NotifyConfig::from_env(&[("NOTIFY_EMAIL_TRANSPORT", "pigeon")]);
+        assert!(matches!(
+            unknown,
+            Err(ConfigError::Invalid {
+                name: "NOTIFY_EMAIL_TRANSPORT",
+                ..
+            })
+        ));
+        #[cfg(not(feature = "smtp"))]
+        assert!(matches!(
+            NotifyConfig::from_env(&[("NOTIFY_EMAIL_TRANSPORT", "smtp")]),
+            Err(ConfigError::Invalid {
+                name: "NOTIFY_EMAIL_TRANSPORT",
+                ..
+            })
+        ));
+    }
+
+    #[cfg(feature = "smtp")]
+    #[test]
+    fn smtp_transport_needs_an_smtp_url_and_never_quotes_it() {
+        let missing = NotifyConfig::from_env(&[("NOTIFY_EMAIL_TRANSPORT", "smtp")]);
+        assert!(matches!(missing, Err(ConfigError::Missing("SMTP_URL"))));
+        let not_smtp = NotifyConfig::from_env(&[
+            ("NOTIFY_EMAIL_TRANSPORT", "smtp"),
+            ("SMTP_URL", "https://user:hunter2@mail.example.com"),
+        ]);
+        let error = not_smtp.unwrap_err().to_string();
+        assert!(
+            error.contains("SMTP_URL") && !error.contains("hunter2"),
+            "{error}"
+        );
+    }
+
+    #[cfg(feature = "smtp")]
+    #[test]
+    fn smtp_config_keeps_the_url_secret_and_bounds_the_lease() {
+        let url = "smtps://user:hunter2@smtp.example.com:465";
+        let config = NotifyConfig::from_env(&[
+            ("NOTIFY_EMAIL_TRANSPORT", "SMTP"),
+            ("SMTP_URL", url),
+            ("NOTIFY_SMTP_TIMEOUT_SECS", "20"),
+        ])
+        .unwrap();
+        match &config.email_transport {
+            EmailTransport::Smtp(smtp) => {
+                use secrecy::ExposeSecret;
+                assert_eq!(smtp.url.expose_secret(), url);
+                assert_eq!(smtp.timeout, Duration::from_secs(20));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!format!("{config:?}").contains("hunter2"));
+        // 25 messages, 4 at once, 60 s each: 420 s exceeds the 300 s lease.
+        let slow = NotifyConfig::from_env(&[
+            ("NOTIFY_EMAIL_TRANSPORT", "smtp"),
+            ("SMTP_URL", url),
+            ("NOTIFY_SMTP_TIMEOUT_SECS", "60"),
+        ]);
+        assert!(matches!(
+            slow,
+            Err(ConfigError::Invalid {
+                name: "NOTIFY_LEASE_SECS",
+                ..
+            })
+        ));
     }
 }
