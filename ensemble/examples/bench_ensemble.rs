@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use ensemble::store::ModelStore;
 use ensemble::{Backend, Ensemble, OnnxModel};
 use shared::core::features::FeatureRow;
-use shared::core::prediction::{FeatureWindow, Predictor, SEQUENCE_DAYS};
+use shared::core::prediction::{as_windows, OwnedWindow, Predictor, SEQUENCE_DAYS};
 
 const N_FEATURES: usize = 31;
 
@@ -76,7 +76,8 @@ async fn main() {
     let ensemble = Ensemble::from_bundle(&bundle).expect("served");
     let load_ms = ms(t);
     let date = NaiveDate::from_ymd_opt(2021, 3, 1).unwrap();
-    let windows = windows(&sequences, date);
+    let owned = windows(&sequences, date);
+    let windows = as_windows(&owned);
     // Each model as served (chunked and padded as the ensemble runs it).
     for name in bundle.manifest.models.keys() {
         let single = ensemble.single(name).expect("model");
@@ -100,7 +101,7 @@ async fn main() {
 }
 
 /// The batch as feature windows ending on `date`.
-fn windows(sequences: &[f32], date: NaiveDate) -> Vec<FeatureWindow> {
+fn windows(sequences: &[f32], date: NaiveDate) -> Vec<OwnedWindow> {
     let width = SEQUENCE_DAYS * N_FEATURES;
     sequences
         .chunks_exact(width)
@@ -116,7 +117,7 @@ fn windows(sequences: &[f32], date: NaiveDate) -> Vec<FeatureWindow> {
                     values: values.iter().map(|v| *v as f64).collect(),
                 })
                 .collect();
-            FeatureWindow { ticker, rows }
+            OwnedWindow { ticker, rows }
         })
         .collect()
 }

@@ -295,7 +295,7 @@ impl Ensemble {
     pub fn predict_windows(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<DayPredictions, EnsembleError> {
         let (usable, skipped) = usable_windows(date, windows);
         let mut by_model: Vec<(String, Vec<ClassProbabilities>)> = Vec::new();
@@ -316,7 +316,7 @@ impl Ensemble {
                 self.vote(model_probabilities.iter().map(|(n, p)| (n.as_str(), *p)))?;
             predictions.push(EnsemblePrediction {
                 prediction: Prediction::from_probabilities(
-                    window.ticker.clone(),
+                    window.ticker,
                     date,
                     self.version.clone(),
                     probabilities,
@@ -339,7 +339,7 @@ impl Predictor for Ensemble {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         self.predict_windows(date, windows)
             .map(|day| day.predictions.into_iter().map(|p| p.prediction).collect())
@@ -373,7 +373,7 @@ impl Predictor for SingleModel {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         let (usable, _) = usable_windows(date, windows);
         let input = model_input(&self.model, &usable);
@@ -385,16 +385,16 @@ impl Predictor for SingleModel {
         Ok(usable
             .iter()
             .zip(probabilities)
-            .map(|(w, p)| Prediction::from_probabilities(w.ticker.clone(), date, &self.version, p))
+            .map(|(w, p)| Prediction::from_probabilities(w.ticker, date, &self.version, p))
             .collect())
     }
 }
 
 /// The windows a model can read, and the others with the reason.
-fn usable_windows(
+fn usable_windows<'w>(
     date: NaiveDate,
-    windows: &[FeatureWindow],
-) -> (Vec<&FeatureWindow>, Vec<Skipped>) {
+    windows: &[FeatureWindow<'w>],
+) -> (Vec<FeatureWindow<'w>>, Vec<Skipped>) {
     let mut usable = Vec::with_capacity(windows.len());
     let mut skipped = Vec::new();
     for window in windows {
@@ -425,9 +425,9 @@ fn usable_windows(
                 })
         };
         match reason {
-            None => usable.push(window),
+            None => usable.push(*window),
             Some(reason) => skipped.push(Skipped {
-                ticker: window.ticker.clone(),
+                ticker: window.ticker.to_string(),
                 reason,
             }),
         }
@@ -436,7 +436,7 @@ fn usable_windows(
 }
 
 /// The model's input for usable windows: whole sequences for the LSTM, last rows otherwise.
-fn model_input(model: &OnnxModel, windows: &[&FeatureWindow]) -> Vec<f32> {
+fn model_input(model: &OnnxModel, windows: &[FeatureWindow<'_>]) -> Vec<f32> {
     let rows_per_window = if model.seq_len().is_some() {
         SEQUENCE_DAYS
     } else {

@@ -22,7 +22,7 @@ use shared::adapters::feature_store;
 use shared::adapters::prediction_store::{self, PredictionRecord};
 use shared::config::EnvSource;
 use shared::core::features::FEATURE_SCHEMA;
-use shared::core::prediction::SEQUENCE_DAYS;
+use shared::core::prediction::{as_windows, SEQUENCE_DAYS};
 use shared::jobs::scheduled::DailyRun;
 
 use crate::store::{Bundle, ModelCache, ModelStore};
@@ -173,7 +173,8 @@ impl Predict {
         };
         let model = ensemble.clone();
         let predicted =
-            tokio::task::spawn_blocking(move || model.predict_windows(day, &windows)).await??;
+            tokio::task::spawn_blocking(move || model.predict_windows(day, &as_windows(&windows)))
+                .await??;
         let mut signals = BTreeMap::new();
         let records: Vec<PredictionRecord> = predicted
             .predictions

@@ -13,7 +13,7 @@ use ensemble::golden::Golden;
 use ensemble::store::{Bundle, ModelStore};
 use ensemble::{Ensemble, EnsembleError};
 use shared::core::features::{FeatureRow, FEATURE_SCHEMA};
-use shared::core::prediction::{ClassProbabilities, FeatureWindow, Predictor};
+use shared::core::prediction::{as_windows, ClassProbabilities, OwnedWindow, Predictor};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -40,7 +40,7 @@ fn signal_date() -> NaiveDate {
 
 /// Golden sequence `i` as a feature window ending on [`signal_date`] (the dates are only
 /// labels: the models read the values).
-fn window(golden: &Golden, i: usize, ticker: String) -> FeatureWindow {
+fn window(golden: &Golden, i: usize, ticker: String) -> OwnedWindow {
     let seq = &golden.sequences[i];
     let rows = seq
         .iter()
@@ -51,10 +51,10 @@ fn window(golden: &Golden, i: usize, ticker: String) -> FeatureWindow {
             values: values.iter().map(|v| *v as f64).collect(),
         })
         .collect();
-    FeatureWindow { ticker, rows }
+    OwnedWindow { ticker, rows }
 }
 
-fn windows(golden: &Golden) -> Vec<FeatureWindow> {
+fn windows(golden: &Golden) -> Vec<OwnedWindow> {
     (0..golden.sequences.len())
         .map(|i| window(golden, i, format!("T{i:03}")))
         .collect()
@@ -95,7 +95,7 @@ async fn feature_windows_give_the_golden_votes() {
     let golden = golden(&bundle);
     let ensemble = Ensemble::from_bundle(&bundle).unwrap();
     let day = ensemble
-        .predict_windows(signal_date(), &windows(&golden))
+        .predict_windows(signal_date(), &as_windows(&windows(&golden)))
         .unwrap();
     assert!(day.skipped.is_empty());
     assert_eq!(day.predictions.len(), golden.sequences.len());
@@ -117,7 +117,7 @@ async fn feature_windows_give_the_golden_votes() {
     }
     // The Predictor view gives the same predictions.
     let plain = ensemble
-        .predict_day(signal_date(), &windows(&golden))
+        .predict_day(signal_date(), &as_windows(&windows(&golden)))
         .unwrap();
     let full: Vec<_> = day
         .predictions
@@ -136,7 +136,7 @@ async fn each_model_alone_gives_its_golden_output() {
         let single = ensemble.single(model).unwrap();
         assert_eq!(single.version(), format!("{}/{model}", ensemble.version()));
         let predictions = single
-            .predict_day(signal_date(), &windows(&golden))
+            .predict_day(signal_date(), &as_windows(&windows(&golden)))
             .unwrap();
         assert_eq!(predictions.len(), golden.sequences.len());
         let worst = predictions
@@ -160,10 +160,12 @@ async fn chunked_and_padded_batches_change_no_row() {
     let golden = golden(&bundle);
     let ensemble = Ensemble::from_bundle(&bundle).unwrap();
     let n = golden.sequences.len();
-    let many: Vec<FeatureWindow> = (0..1_100)
+    let many: Vec<OwnedWindow> = (0..1_100)
         .map(|k| window(&golden, k % n, format!("K{k:04}")))
         .collect();
-    let day = ensemble.predict_windows(signal_date(), &many).unwrap();
+    let day = ensemble
+        .predict_windows(signal_date(), &as_windows(&many))
+        .unwrap();
     assert_eq!(day.predictions.len(), 1_100);
     for (k, p) in day.predictions.iter().enumerate() {
         let want = &golden.outputs["ensemble"][k % n];
@@ -174,7 +176,7 @@ async fn chunked_and_padded_batches_change_no_row() {
     }
     for k in [0, 7, n - 1] {
         let alone = ensemble
-            .predict_windows(signal_date(), &many[k..k + 1])
+            .predict_windows(signal_date(), &as_windows(&many[k..k + 1]))
             .unwrap();
         let want = &golden.outputs["ensemble"][k];
         assert!(max_diff(&alone.predictions[0].prediction.probabilities, want) <= TOLERANCE);
@@ -196,7 +198,7 @@ async fn incomplete_or_stale_windows_are_skipped_not_padded() {
     broken.rows[5].values[3] = f64::NAN;
     let good = window(&golden, 3, "GOOD".into());
     let day = ensemble
-        .predict_windows(signal_date(), &[short, stale, broken, good])
+        .predict_windows(signal_date(), &as_windows(&[short, stale, broken, good]))
         .unwrap();
     assert_eq!(day.predictions.len(), 1);
     assert_eq!(day.predictions[0].prediction.ticker, "GOOD");

@@ -15,7 +15,7 @@ use shared::adapters::eventbridge::EventPublisher;
 use shared::adapters::prediction_store::{self, PredictionRecord};
 use shared::adapters::{feature_store, price_csv, price_store};
 use shared::core::features::FEATURE_SCHEMA;
-use shared::core::prediction::{FeatureWindow, SEQUENCE_DAYS};
+use shared::core::prediction::{as_windows, OwnedWindow, SEQUENCE_DAYS};
 use shared::jobs::build_features::BuildFeatures;
 use shared::jobs::scheduled::DailyRun;
 use shared::jobs::scrape_prices::price_rows;
@@ -103,7 +103,7 @@ async fn features_for_the_day(db: &TestDb) {
 }
 
 /// The windows rebuilt from the plain feature reads (not through `load_windows`).
-async fn windows_by_hand(db: &TestDb) -> Vec<FeatureWindow> {
+async fn windows_by_hand(db: &TestDb) -> Vec<OwnedWindow> {
     let client = db.pool.get().await.unwrap();
     let rows = feature_store::load_features(
         &**client,
@@ -113,11 +113,11 @@ async fn windows_by_hand(db: &TestDb) -> Vec<FeatureWindow> {
     )
     .await
     .unwrap();
-    let mut windows: Vec<FeatureWindow> = Vec::new();
+    let mut windows: Vec<OwnedWindow> = Vec::new();
     for row in rows {
         match windows.last_mut() {
             Some(w) if w.ticker == row.ticker => w.rows.push(row),
-            _ => windows.push(FeatureWindow {
+            _ => windows.push(OwnedWindow {
                 ticker: row.ticker.clone(),
                 rows: vec![row],
             }),
@@ -127,7 +127,7 @@ async fn windows_by_hand(db: &TestDb) -> Vec<FeatureWindow> {
         let keep = w.rows.len().saturating_sub(SEQUENCE_DAYS);
         w.rows.drain(..keep);
     }
-    windows.retain(|w| w.latest().map(|r| r.date) == Some(day()));
+    windows.retain(|w| w.rows.last().map(|r| r.date) == Some(day()));
     windows
 }
 
@@ -193,7 +193,7 @@ async fn predictions_equal_the_ensemble_and_a_rerun_inserts_nothing() {
     }
     let ensemble = Ensemble::from_bundle(&store.load_current().await.unwrap()).unwrap();
     let expected: Vec<PredictionRecord> = ensemble
-        .predict_windows(day(), &windows)
+        .predict_windows(day(), &as_windows(&windows))
         .unwrap()
         .predictions
         .into_iter()

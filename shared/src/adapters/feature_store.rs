@@ -10,7 +10,7 @@ use super::price_store::UpsertCounts;
 use super::reddit_store;
 use crate::core::features::{FeatureRow, FeatureSchema};
 use crate::core::mention_sentiment::TickerSentiment;
-use crate::core::prediction::FeatureWindow;
+use crate::core::prediction::OwnedWindow;
 
 /// Records the schema (idempotent).
 pub async fn register_schema(
@@ -155,7 +155,7 @@ pub async fn load_windows(
     date: NaiveDate,
     days: usize,
     tickers: Option<&[String]>,
-) -> Result<Vec<FeatureWindow>, DbError> {
+) -> Result<Vec<OwnedWindow>, DbError> {
     let limit = days as i64;
     let tickers: Option<Vec<&str>> = tickers.map(|t| t.iter().map(String::as_str).collect());
     let rows = client
@@ -177,7 +177,7 @@ pub async fn load_windows(
         )
         .await
         .context("load feature windows")?;
-    let mut windows: Vec<FeatureWindow> = Vec::new();
+    let mut windows: Vec<OwnedWindow> = Vec::new();
     for r in &rows {
         let row = FeatureRow {
             ticker: r.get(0),
@@ -186,7 +186,7 @@ pub async fn load_windows(
         };
         match windows.last_mut() {
             Some(w) if w.ticker == row.ticker => w.rows.push(row),
-            _ => windows.push(FeatureWindow {
+            _ => windows.push(OwnedWindow {
                 ticker: row.ticker.clone(),
                 rows: vec![row],
             }),

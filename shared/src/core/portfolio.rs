@@ -205,8 +205,14 @@ impl PortfolioState {
     /// Marks each position that has a valid price in `prices` and raises the peak if
     /// equity is at a new high.
     pub fn mark_to_market(&mut self, prices: &HashMap<String, f64>) {
+        self.mark_with(|ticker| prices.get(ticker).copied());
+    }
+
+    /// [`Self::mark_to_market`] with the prices read through `price_of` (a ticker
+    /// without a valid price keeps its mark).
+    pub fn mark_with(&mut self, price_of: impl Fn(&str) -> Option<f64>) {
         for p in &mut self.positions {
-            if let Some(&price) = prices.get(&p.ticker) {
+            if let Some(price) = price_of(&p.ticker) {
                 if valid_price(price).is_ok() {
                     p.mark = price;
                 }

@@ -18,16 +18,18 @@ use crate::core::features::{FeatureRow, Label};
 /// Trading days of features the sequence model reads (the seed's 30-day sequences).
 pub const SEQUENCE_DAYS: usize = 30;
 
-/// One ticker's feature rows up to and including the signal date, oldest first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeatureWindow {
-    pub ticker: String,
-    pub rows: Vec<FeatureRow>,
+/// One ticker's feature rows up to and including the signal date, oldest first: a view
+/// into rows held elsewhere (the backtester's per-ticker history, an [`OwnedWindow`]), so
+/// handing a day's windows to a predictor copies nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureWindow<'a> {
+    pub ticker: &'a str,
+    pub rows: &'a [FeatureRow],
 }
 
-impl FeatureWindow {
+impl<'a> FeatureWindow<'a> {
     /// The signal date's row (the last).
-    pub fn latest(&self) -> Option<&FeatureRow> {
+    pub fn latest(&self) -> Option<&'a FeatureRow> {
         self.rows.last()
     }
 
@@ -35,6 +37,28 @@ impl FeatureWindow {
     pub fn is_complete(&self) -> bool {
         self.rows.len() == SEQUENCE_DAYS
     }
+}
+
+/// A window that owns its rows (read from the feature store, built by a test); lend it
+/// to a predictor with [`OwnedWindow::as_window`] or [`as_windows`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedWindow {
+    pub ticker: String,
+    pub rows: Vec<FeatureRow>,
+}
+
+impl OwnedWindow {
+    pub fn as_window(&self) -> FeatureWindow<'_> {
+        FeatureWindow {
+            ticker: &self.ticker,
+            rows: &self.rows,
+        }
+    }
+}
+
+/// Views of owned windows, same order.
+pub fn as_windows(owned: &[OwnedWindow]) -> Vec<FeatureWindow<'_>> {
+    owned.iter().map(OwnedWindow::as_window).collect()
 }
 
 /// Class probabilities in [`Label::CLASSES`] order: SELL, HOLD, BUY.
@@ -137,7 +161,7 @@ pub trait Predictor {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError>;
 }
 

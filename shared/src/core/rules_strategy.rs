@@ -55,6 +55,7 @@ pub struct RuleStrategy {
     pub lookback_days: usize,
     pub sentiment: SentimentFilter,
     version: String,
+    columns: Columns,
 }
 
 /// Probability of BUY when the rule fires without mentions.
@@ -68,6 +69,7 @@ impl Default for RuleStrategy {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
 struct Columns {
     ready: usize,
     crossover: usize,
@@ -104,12 +106,13 @@ impl RuleStrategy {
                 "rules-v1-lookback{}-sentiment-{filter}",
                 lookback_days.max(1)
             ),
+            columns: columns(),
         }
     }
 
     /// The BUY probability if the rule fires on this window, else None.
-    pub fn buy_confidence(&self, window: &FeatureWindow) -> Option<f64> {
-        let c = columns();
+    pub fn buy_confidence(&self, window: &FeatureWindow<'_>) -> Option<f64> {
+        let c = &self.columns;
         let last = window.latest()?;
         let on = |v: f64| v > 0.5;
         if !on(last.values[c.ready]) || !on(last.values[c.crossover]) {
@@ -147,7 +150,7 @@ impl Predictor for RuleStrategy {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         Ok(windows
             .iter()
@@ -157,7 +160,7 @@ impl Predictor for RuleStrategy {
                     Some(c) => [0.0, 1.0 - c, c],
                     None => [0.0, 1.0, 0.0],
                 };
-                Prediction::from_probabilities(&w.ticker, date, &self.version, p)
+                Prediction::from_probabilities(w.ticker, date, &self.version, p)
             })
             .collect())
     }
@@ -167,9 +170,9 @@ impl Predictor for RuleStrategy {
 mod tests {
     use super::*;
     use crate::core::features::{FeatureRow, Label};
-    use crate::core::prediction::SEQUENCE_DAYS;
+    use crate::core::prediction::{OwnedWindow, SEQUENCE_DAYS};
 
-    fn window(edit: impl Fn(usize, &mut [f64])) -> FeatureWindow {
+    fn window(edit: impl Fn(usize, &mut [f64])) -> OwnedWindow {
         let start = NaiveDate::from_ymd_opt(2021, 1, 4).unwrap();
         let rows = (0..SEQUENCE_DAYS)
             .map(|i| {
@@ -183,7 +186,7 @@ mod tests {
                 }
             })
             .collect();
-        FeatureWindow {
+        OwnedWindow {
             ticker: "ABC".into(),
             rows,
         }
@@ -205,11 +208,9 @@ mod tests {
         }
     }
 
-    fn predict(s: &RuleStrategy, w: &FeatureWindow) -> Prediction {
-        let date = w.latest().unwrap().date;
-        s.predict_day(date, std::slice::from_ref(w))
-            .unwrap()
-            .remove(0)
+    fn predict(s: &RuleStrategy, w: &OwnedWindow) -> Prediction {
+        let date = w.rows.last().unwrap().date;
+        s.predict_day(date, &[w.as_window()]).unwrap().remove(0)
     }
 
     #[test]
@@ -286,9 +287,9 @@ mod tests {
     fn rules_skip_incomplete_windows() {
         let mut w = window(setup);
         w.rows.remove(0);
-        let date = w.latest().unwrap().date;
+        let date = w.rows.last().unwrap().date;
         assert!(RuleStrategy::default()
-            .predict_day(date, &[w])
+            .predict_day(date, &[w.as_window()])
             .unwrap()
             .is_empty());
     }

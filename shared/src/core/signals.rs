@@ -19,7 +19,9 @@
 //! Predictions dated other than `date` are ignored. The result does not depend on the
 //! order of `predictions`.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -37,6 +39,22 @@ pub struct MarketRow {
     pub close: f64,
     /// The `volatility_20d` feature (0 or not finite when unknown: the 5 % stop).
     pub volatility_20d: f64,
+}
+
+/// Where [`plan_day`] reads a ticker's [`MarketRow`]: a map keyed by ticker (live), or
+/// the backtester's view of one day of its market data (no map built per day).
+pub trait MarketRows {
+    fn market_row(&self, ticker: &str) -> Option<MarketRow>;
+}
+
+impl<K, S> MarketRows for HashMap<K, MarketRow, S>
+where
+    K: Borrow<str> + Hash + Eq,
+    S: BuildHasher,
+{
+    fn market_row(&self, ticker: &str) -> Option<MarketRow> {
+        self.get(ticker).copied()
+    }
 }
 
 /// A held ticker the ensemble now calls SELL: close it at the signal date's close.
@@ -72,7 +90,7 @@ pub struct DayPlan {
 pub fn plan_day(
     date: NaiveDate,
     predictions: &[Prediction],
-    market: &HashMap<String, MarketRow>,
+    market: &impl MarketRows,
     state: &PortfolioState,
     risk_config: &RiskConfig,
 ) -> DayPlan {
@@ -83,9 +101,8 @@ pub fn plan_day(
             .then_with(|| a.model_version.cmp(&b.model_version))
     });
 
-    let closes: HashMap<String, f64> = market.iter().map(|(t, m)| (t.clone(), m.close)).collect();
     let mut working = state.clone();
-    working.mark_to_market(&closes);
+    working.mark_with(|ticker| market.market_row(ticker).map(|m| m.close));
     let equity = working.equity_at_marks();
     let drawdown = working.drawdown_at_marks();
 
@@ -95,7 +112,7 @@ pub fn plan_day(
         if !working.holds(&p.ticker) {
             continue;
         }
-        let Some(row) = market.get(&p.ticker) else {
+        let Some(row) = market.market_row(&p.ticker) else {
             no_market_data.push(p.ticker.clone());
             continue;
         };
@@ -120,7 +137,7 @@ pub fn plan_day(
 
     let mut candidates = Vec::new();
     for p in todays.iter().filter(|p| p.signal == Label::Buy) {
-        match market.get(&p.ticker) {
+        match market.market_row(&p.ticker) {
             Some(row) => candidates.push(Candidate {
                 ticker: p.ticker.clone(),
                 date,
@@ -300,7 +317,7 @@ mod tests {
         let plan = plan_day(
             day(),
             &[pred("H1", Label::Sell, 0.6)],
-            &HashMap::new(),
+            &HashMap::<String, MarketRow>::new(),
             &holding(&["H1"]),
             &RiskConfig::default(),
         );

@@ -47,7 +47,7 @@ impl Predictor for Recording<'_> {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         let day = self
             .ensemble
@@ -87,7 +87,7 @@ impl Predictor for Replay {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         let fail = |message: String| PredictorError {
             predictor: self.version.clone(),
@@ -97,7 +97,7 @@ impl Predictor for Replay {
             .days
             .get(&date)
             .ok_or_else(|| fail(format!("no recorded predictions for {date}")))?;
-        let asked: HashSet<&str> = windows.iter().map(|w| w.ticker.as_str()).collect();
+        let asked: HashSet<&str> = windows.iter().map(|w| w.ticker).collect();
         day.iter()
             .filter(|(ticker, _)| asked.contains(ticker.as_str()))
             .map(|(ticker, by_model)| {

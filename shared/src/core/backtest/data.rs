@@ -88,10 +88,14 @@ impl MarketData {
     }
 
     pub fn ticker(&self, ticker: &str) -> Option<&TickerData> {
+        self.position(ticker).map(|i| &self.tickers[i])
+    }
+
+    /// Index of `ticker` in [`Self::tickers`].
+    pub fn position(&self, ticker: &str) -> Option<usize> {
         self.tickers
             .binary_search_by(|t| t.ticker.as_str().cmp(ticker))
             .ok()
-            .map(|i| &self.tickers[i])
     }
 }
 

@@ -18,17 +18,17 @@
 //! Positions still open after the last day stay open (listed, marked at the last close,
 //! in the equity) and are not counted as trades: backtesting.py's default.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::data::MarketData;
+use super::data::{MarketData, TickerData};
 use crate::core::exits::{self, ExitConfig, ExitReason, SentimentReading};
 use crate::core::portfolio::{ClosedTrade, Costs, PortfolioState, Position};
 use crate::core::prediction::{FeatureWindow, Predictor, PredictorError, SEQUENCE_DAYS};
 use crate::core::risk::{RiskConfig, TradePlan};
-use crate::core::signals::{self, MarketRow};
+use crate::core::signals::{self, MarketRow, MarketRows};
 use crate::core::{features::Label, nyse};
 
 /// A backtest's numbers; `Default` is the live system's (risk, exits) with 5 + 5 bps.
@@ -146,15 +146,16 @@ pub fn run(
     };
     let mut state = PortfolioState::new(config.starting_cash);
     let mut pending: Vec<TradePlan> = Vec::new();
+    let mut market = MarketDay::new(data);
     let last = days.len() - 1;
     for (k, &day) in days.iter().enumerate() {
-        fill_entries(data, &mut state, &mut pending, day, config, &mut out);
+        market.advance_to(day);
+        fill_entries(&market, &mut state, &mut pending, day, config, &mut out);
         let exposed = !state.positions.is_empty();
-        exit_positions(data, &mut state, day, config, &mut out);
-        let closes = closes_on(data, day);
-        state.mark_to_market(&closes);
+        exit_positions(&market, &mut state, day, config, &mut out);
+        state.mark_with(|ticker| market.close(ticker));
         if k < last {
-            let windows = windows_on(data, day);
+            let windows = market.windows();
             let predictions = predictor
                 .predict_day(day, &windows)
                 .map_err(|source| BacktestError::Predictor { date: day, source })?;
@@ -163,7 +164,6 @@ pub fn run(
                 .iter()
                 .filter(|p| p.signal == Label::Buy)
                 .count();
-            let market = market_rows(data, day);
             let plan = signals::plan_day(day, &predictions, &market, &state, &config.risk);
             for flip in &plan.flips {
                 if let Ok(trade) = state.close(
@@ -197,8 +197,99 @@ pub fn run(
     Ok(out)
 }
 
+/// One trading day of the market data: for every ticker (data order), the index of its
+/// bar and feature row dated that day, if it has one. The day loop moves it forward with
+/// one cursor per ticker (dates only increase), so no day searches or copies a ticker's
+/// history, and it answers [`signals::plan_day`]'s market reads without a map.
+pub struct MarketDay<'a> {
+    data: &'a MarketData,
+    /// Per ticker: the first row not dated before the current day.
+    cursors: Vec<usize>,
+    /// Per ticker: the row dated the current day.
+    rows: Vec<Option<usize>>,
+    volatility: usize,
+}
+
+impl<'a> MarketDay<'a> {
+    /// Before the first day: no ticker has a row yet.
+    pub fn new(data: &'a MarketData) -> Self {
+        Self {
+            data,
+            cursors: vec![0; data.tickers.len()],
+            rows: vec![None; data.tickers.len()],
+            volatility: crate::core::features::FEATURE_SCHEMA
+                .index_of("volatility_20d")
+                .expect("schema has volatility_20d"),
+        }
+    }
+
+    /// `day` of `data` on its own (searched, not walked to).
+    pub fn on(data: &'a MarketData, day: NaiveDate) -> Self {
+        let mut market = Self::new(data);
+        market.advance_to(day);
+        market
+    }
+
+    /// Moves to `day`, which must not be before the previous day.
+    pub fn advance_to(&mut self, day: NaiveDate) {
+        for ((t, cursor), row) in self
+            .data
+            .tickers
+            .iter()
+            .zip(&mut self.cursors)
+            .zip(&mut self.rows)
+        {
+            let ahead = t.bars[*cursor..].partition_point(|b| b.date < day);
+            *cursor += ahead;
+            *row = t
+                .bars
+                .get(*cursor)
+                .filter(|b| b.date == day)
+                .map(|_| *cursor);
+        }
+    }
+
+    /// The ticker's data and the index of its row on the day.
+    pub fn row_of(&self, ticker: &str) -> Option<(&'a TickerData, usize)> {
+        let k = self.data.position(ticker)?;
+        Some((&self.data.tickers[k], self.rows[k]?))
+    }
+
+    /// The ticker's close on the day.
+    pub fn close(&self, ticker: &str) -> Option<f64> {
+        self.row_of(ticker).map(|(t, i)| t.bars[i].close)
+    }
+
+    /// The windows of every ticker with a bar on the day and [`SEQUENCE_DAYS`] rows up
+    /// to it, in ticker order: views into the market data.
+    pub fn windows(&self) -> Vec<FeatureWindow<'a>> {
+        self.data
+            .tickers
+            .iter()
+            .zip(&self.rows)
+            .filter_map(|(t, row)| {
+                let i = (*row)?;
+                let start = (i + 1).checked_sub(SEQUENCE_DAYS)?;
+                Some(FeatureWindow {
+                    ticker: &t.ticker,
+                    rows: &t.features[start..=i],
+                })
+            })
+            .collect()
+    }
+}
+
+impl MarketRows for MarketDay<'_> {
+    fn market_row(&self, ticker: &str) -> Option<MarketRow> {
+        self.row_of(ticker).map(|(t, i)| MarketRow {
+            close: t.bars[i].close,
+            volatility_20d: t.features[i].values[self.volatility],
+        })
+    }
+}
+
 fn fill_entries(
-    data: &MarketData,
+    market: &MarketDay<'_>,
     state: &mut PortfolioState,
     pending: &mut Vec<TradePlan>,
     day: NaiveDate,
@@ -206,9 +297,7 @@ fn fill_entries(
     out: &mut BacktestRun,
 ) {
     for plan in pending.drain(..) {
-        let bar = data
-            .ticker(&plan.ticker)
-            .and_then(|t| t.index_of(day).map(|i| t.bars[i]));
+        let bar = market.row_of(&plan.ticker).map(|(t, i)| t.bars[i]);
         let missed = |reason: String| MissedEntry {
             ticker: plan.ticker.clone(),
             signal_date: plan.date,
@@ -226,7 +315,7 @@ fn fill_entries(
 }
 
 fn exit_positions(
-    data: &MarketData,
+    market: &MarketDay<'_>,
     state: &mut PortfolioState,
     day: NaiveDate,
     config: &BacktestConfig,
@@ -235,10 +324,7 @@ fn exit_positions(
     let mut held: Vec<Position> = state.positions.clone();
     held.sort_by(|a, b| a.ticker.cmp(&b.ticker));
     for position in held {
-        let Some(t) = data.ticker(&position.ticker) else {
-            continue;
-        };
-        let Some(i) = t.index_of(day) else {
+        let Some((t, i)) = market.row_of(&position.ticker) else {
             continue;
         };
         // The latest reading known before today's open: the previous bar's.
@@ -261,45 +347,9 @@ fn exit_positions(
     }
 }
 
-fn closes_on(data: &MarketData, day: NaiveDate) -> HashMap<String, f64> {
-    data.tickers
-        .iter()
-        .filter_map(|t| t.index_of(day).map(|i| (t.ticker.clone(), t.bars[i].close)))
-        .collect()
-}
-
 /// The windows of every ticker with a bar on `day` and [`SEQUENCE_DAYS`] rows up to it.
-pub fn windows_on(data: &MarketData, day: NaiveDate) -> Vec<FeatureWindow> {
-    data.tickers
-        .iter()
-        .filter_map(|t| {
-            let i = t.index_of(day)?;
-            let start = (i + 1).checked_sub(SEQUENCE_DAYS)?;
-            Some(FeatureWindow {
-                ticker: t.ticker.clone(),
-                rows: t.features[start..=i].to_vec(),
-            })
-        })
-        .collect()
-}
-
-fn market_rows(data: &MarketData, day: NaiveDate) -> HashMap<String, MarketRow> {
-    let vol = crate::core::features::FEATURE_SCHEMA
-        .index_of("volatility_20d")
-        .expect("schema has volatility_20d");
-    data.tickers
-        .iter()
-        .filter_map(|t| {
-            let i = t.index_of(day)?;
-            Some((
-                t.ticker.clone(),
-                MarketRow {
-                    close: t.bars[i].close,
-                    volatility_20d: t.features[i].values[vol],
-                },
-            ))
-        })
-        .collect()
+pub fn windows_on(data: &MarketData, day: NaiveDate) -> Vec<FeatureWindow<'_>> {
+    MarketDay::on(data, day).windows()
 }
 
 /// How many closed trades ended for each reason (every reason listed, 0 included).

@@ -38,7 +38,7 @@ impl<T: Predictor + ?Sized> Predictor for &T {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         (**self).predict_day(date, windows)
     }

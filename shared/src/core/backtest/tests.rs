@@ -66,7 +66,7 @@ impl Predictor for Scripted {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         let d = days(50);
         Ok(windows
@@ -84,7 +84,7 @@ impl Predictor for Scripted {
                     }
                     None => [0.0, 1.0, 0.0],
                 };
-                Prediction::from_probabilities(&w.ticker, date, "scripted", p)
+                Prediction::from_probabilities(w.ticker, date, "scripted", p)
             })
             .collect())
     }
@@ -308,7 +308,7 @@ impl Predictor for Honest {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         Ok(windows
             .iter()
@@ -319,7 +319,7 @@ impl Predictor for Honest {
                 } else {
                     [0.0, 1.0, 0.0]
                 };
-                Prediction::from_probabilities(&w.ticker, date, "honest", p)
+                Prediction::from_probabilities(w.ticker, date, "honest", p)
             })
             .collect())
     }
@@ -350,18 +350,18 @@ impl Predictor for Peeking {
     fn predict_day(
         &self,
         date: NaiveDate,
-        windows: &[FeatureWindow],
+        windows: &[FeatureWindow<'_>],
     ) -> Result<Vec<Prediction>, PredictorError> {
         Ok(windows
             .iter()
             .map(|w| {
-                let up = self.0.get(&(w.ticker.clone(), date)) == Some(&true);
+                let up = self.0.get(&(w.ticker.to_string(), date)) == Some(&true);
                 let p = if up {
                     [0.05, 0.15, 0.8]
                 } else {
                     [0.0, 1.0, 0.0]
                 };
-                Prediction::from_probabilities(&w.ticker, date, "peeking", p)
+                Prediction::from_probabilities(w.ticker, date, "peeking", p)
             })
             .collect())
     }
