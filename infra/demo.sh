@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the backtest on bundled real data, no database, no cloud account, no Python.
 #   tft backtest on data/sample (44 real tickers, 2019-2021 bars; real r/wallstreetbets
-#   posts and comments of 2020-21) for 2020-01-01..2021-12-31 with the committed models
+#   posts and comments of 2020-21) for 2020-01-13..2021-12-31 with the committed models
 #   (models/store; the rule strategy when no bundle is committed), against SPY buy & hold,
 #   with the rule strategy and each model alone as baselines. Prints the summary table and
 #   the path of report.html (out/demo/). Debug build (the one `make test` builds too).
@@ -27,10 +27,10 @@ if [ "${1:-}" != "--pipeline" ] && [ -z "${TFT_DEMO_INNER:-}" ]; then
     strategy=rules
     echo "== no committed model bundle in $models: backtesting the rule strategy"
   fi
-  echo "== tft backtest --strategy $strategy, 2020-01-01..2021-12-31, bundled sample (data/sample)"
+  echo "== tft backtest --strategy $strategy, 2020-01-13..2021-12-31, bundled sample (data/sample)"
   start=$(date +%s)
   "$tft" backtest --prices data/sample/prices --posts data/sample/reddit/*.csv \
-    --benchmark data/sample/benchmark/SPY.csv --from 2020-01-01 --to 2021-12-31 \
+    --benchmark data/sample/benchmark/SPY.csv --from 2020-01-13 --to 2021-12-31 \
     --models "$models" --strategy "$strategy" --out out/demo
   echo "== done in $(( $(date +%s) - start )) s; open out/demo/report.html in a browser"
   exit 0

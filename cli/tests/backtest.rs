@@ -195,12 +195,20 @@ fn backtest_cli_refuses_a_test_window_overlapping_the_models_windows() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("overlaps the model's validation window 2019-04-15..=2020-06-30")
-            && err.contains("--from 2020-07-01"),
+            && err.contains("--from 2020-07-11"),
         "{err}"
     );
     assert!(!out.join("report.json").exists(), "nothing is written");
+    // The validation labels read 7 trading days past the window (2020-07-03 is a holiday).
+    let o = backtest(&out, "2020-07-10", "2021-12-31", &["--models", models]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("overlaps the model's validation labels window 2020-07-01..=2020-07-10"),
+        "{err}"
+    );
     // After the windows the check passes, and the (fake) model is what fails.
-    let o = backtest(&out, "2020-07-01", "2021-12-31", &["--models", models]);
+    let o = backtest(&out, "2020-07-13", "2021-12-31", &["--models", models]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("overlaps"), "{err}");

@@ -220,17 +220,35 @@ fn monthly_table(report: &Report) -> String {
     s
 }
 
+/// A money amount to the unit; an amount that rounds to zero prints "0", never "-0" (an
+/// empty sum of f64 is -0.0).
+fn whole(v: f64) -> String {
+    let rounded = v.round();
+    if rounded == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{rounded:.0}")
+    }
+}
+
 fn breakdowns(report: &Report) -> String {
     let mut s = String::from("<table><tr><th>exit reason</th><th>trades</th><th>win rate</th><th>avg trade</th><th>P&amp;L</th></tr>");
     for (reason, t) in &report.by_exit_reason {
-        let _ = write!(s, "<tr><td>{reason}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{:.0}</td></tr>",
-            t.trades, pct(t.win_rate), pct(t.avg_trade_return), signed_class(t.pnl), t.pnl);
+        let _ = write!(
+            s,
+            "<tr><td>{reason}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            t.trades,
+            pct(t.win_rate),
+            pct(t.avg_trade_return),
+            signed_class(t.pnl),
+            whole(t.pnl)
+        );
     }
     s.push_str("</table><table><tr><th>year</th><th>return</th><th>max drawdown</th><th>trades</th><th>win rate</th><th>avg trade</th><th>P&amp;L</th></tr>");
     for y in &report.by_year {
-        let _ = write!(s, "<tr><td>{}</td><td class=\"{}\">{:+.1}%</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}</td></tr>",
+        let _ = write!(s, "<tr><td>{}</td><td class=\"{}\">{:+.1}%</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             y.year, signed_class(y.return_pct), y.return_pct * 100.0, y.max_drawdown * 100.0,
-            y.trades.trades, pct(y.trades.win_rate), pct(y.trades.avg_trade_return), y.trades.pnl);
+            y.trades.trades, pct(y.trades.win_rate), pct(y.trades.avg_trade_return), whole(y.trades.pnl));
     }
     s.push_str("</table>");
     s
@@ -338,4 +356,18 @@ pub fn write(
 ) -> anyhow::Result<()> {
     std::fs::write(path, render(report, run, benchmark))
         .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole;
+
+    #[test]
+    fn money_that_rounds_to_zero_is_zero_not_minus_zero() {
+        let empty: f64 = std::iter::empty::<f64>().sum();
+        assert_eq!(whole(empty), "0");
+        assert_eq!(whole(-0.4), "0");
+        assert_eq!(whole(-2103.2), "-2103");
+        assert_eq!(whole(1064.6), "1065");
+    }
 }

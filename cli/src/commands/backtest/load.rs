@@ -10,6 +10,8 @@ use ensemble::store::ModelStore;
 use ensemble::Ensemble;
 use shared::adapters::price_csv;
 use shared::core::backtest::{check_out_of_sample, ModelWindow, RawInputs};
+use shared::core::features::BarrierConfig;
+use shared::core::nyse;
 use shared::core::DailyBar;
 
 use super::BacktestArgs;
@@ -75,6 +77,20 @@ pub async fn models(root: &Path, from: NaiveDate, to: NaiveDate) -> anyhow::Resu
             name: "validation".into(),
             from: m.validation_window.from,
             to: m.validation_window.to,
+        },
+        // The labels of the last validation rows read the bars of the following trading
+        // days (the triple barrier's horizon): the model was selected on them too.
+        ModelWindow {
+            name: "validation labels".into(),
+            from: m
+                .validation_window
+                .to
+                .succ_opt()
+                .unwrap_or(m.validation_window.to),
+            to: nyse::add_trading_days(
+                m.validation_window.to,
+                BarrierConfig::default().horizon_days as i64,
+            ),
         },
     ];
     check_out_of_sample(from, to, &windows).with_context(|| {
