@@ -92,18 +92,43 @@ pub async fn load_bars(
         )
         .await
         .context("load stored bars")?;
-    Ok(rows
-        .iter()
-        .map(|r| DailyBar {
-            date: r.get(0),
-            open: r.get(1),
-            high: r.get(2),
-            low: r.get(3),
-            close: r.get(4),
-            adjusted_close: r.get(5),
-            volume: r.get(6),
-        })
-        .collect())
+    Ok(rows.iter().map(bar_from_row).collect())
+}
+
+/// The stored bars of `ticker` from `from` to `to`, both included, oldest first.
+#[tracing::instrument(skip(client))]
+pub async fn load_bars_between(
+    client: &impl GenericClient,
+    ticker: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DailyBar>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT date, open, high, low, close, adjusted_close, volume FROM stock_prices \
+             WHERE ticker = $1 AND date BETWEEN $2 AND $3 ORDER BY date",
+            &[
+                (&ticker, Type::VARCHAR),
+                (&from, Type::DATE),
+                (&to, Type::DATE),
+            ],
+        )
+        .await
+        .context("load stored bars between two days")?;
+    Ok(rows.iter().map(bar_from_row).collect())
+}
+
+/// A row of `SELECT date, open, high, low, close, adjusted_close, volume`.
+fn bar_from_row(r: &tokio_postgres::Row) -> DailyBar {
+    DailyBar {
+        date: r.get(0),
+        open: r.get(1),
+        high: r.get(2),
+        low: r.get(3),
+        close: r.get(4),
+        adjusted_close: r.get(5),
+        volume: r.get(6),
+    }
 }
 
 const UPSERT_SQL: &str = "\

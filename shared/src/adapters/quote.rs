@@ -143,21 +143,7 @@ pub fn parse_quote(ticker: &str, body: &[u8]) -> Result<IntradayQuote, YahooErro
 
 impl QuoteClient {
     pub fn new(settings: YahooSettings) -> Result<Self, YahooError> {
-        let config = |reason: String| YahooError::Config { reason };
-        let base = Url::parse(&settings.base_url)
-            .map_err(|e| config(format!("base_url {:?}: {e}", settings.base_url)))?;
-        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
-            return Err(config(format!(
-                "base_url {:?} is not http(s)",
-                settings.base_url
-            )));
-        }
-        let http = reqwest::Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| config(format!("HTTP client: {e}")))?;
+        let (http, base) = super::yahoo::http_client(&settings)?;
         Ok(Self {
             http,
             base,

@@ -1,5 +1,5 @@
-//! What signal generation and the monitor read: a day's predictions, the day's closes
-//! with their indicators and features, and each ticker's latest daily sentiment.
+//! What signal generation and the monitor read besides the predictions (prediction_store):
+//! the day's closes with their indicators and features, and each ticker's latest daily sentiment.
 
 use std::collections::HashMap;
 
@@ -9,45 +9,8 @@ use tokio_postgres::GenericClient;
 
 use super::db::{DbError, QueryContext};
 use crate::core::exits::SentimentReading;
-use crate::core::features::{FeatureRow, Label, FEATURE_SCHEMA};
-use crate::core::prediction::Prediction;
+use crate::core::features::{FeatureRow, FEATURE_SCHEMA};
 use crate::core::signals::MarketRow;
-use crate::core::DailyBar;
-
-/// The predictions of `date` by `model_version`, by ticker.
-#[tracing::instrument(skip(client))]
-pub async fn load_predictions(
-    client: &impl GenericClient,
-    date: NaiveDate,
-    model_version: &str,
-) -> Result<Vec<Prediction>, DbError> {
-    let rows = client
-        .query_typed(
-            "SELECT ticker::text, prob_sell, prob_hold, prob_buy, signal::text, confidence FROM predictions \
-             WHERE date = $1 AND model_version = $2 ORDER BY ticker",
-            &[(&date, Type::DATE), (&model_version, Type::VARCHAR)],
-        )
-        .await
-        .context("load predictions")?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            let signal = match r.get::<_, String>(4).as_str() {
-                "BUY" => Label::Buy,
-                "SELL" => Label::Sell,
-                _ => Label::Hold,
-            };
-            Prediction {
-                ticker: r.get(0),
-                date,
-                model_version: model_version.to_string(),
-                probabilities: [r.get(1), r.get(2), r.get(3)],
-                signal,
-                confidence: r.get(5),
-            }
-        })
-        .collect())
-}
 
 /// The model version with the most recent predictions for `date`, if any.
 pub async fn latest_model_version(
@@ -157,41 +120,6 @@ pub async fn latest_sentiment_before(
                 values: r.get(2),
             };
             (row.ticker.clone(), SentimentReading::from_features(&row))
-        })
-        .collect())
-}
-
-/// The stored daily bars of `ticker` from `from` to `to`, both included, oldest first
-/// (a pending entry settled from the daily bars when the monitor could not fill it).
-#[tracing::instrument(skip(client))]
-pub async fn bars_between(
-    client: &impl GenericClient,
-    ticker: &str,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<DailyBar>, DbError> {
-    let rows = client
-        .query_typed(
-            "SELECT date, open, high, low, close, adjusted_close, volume FROM stock_prices \
-             WHERE ticker = $1 AND date BETWEEN $2 AND $3 ORDER BY date",
-            &[
-                (&ticker, Type::VARCHAR),
-                (&from, Type::DATE),
-                (&to, Type::DATE),
-            ],
-        )
-        .await
-        .context("load the bars of a pending entry")?;
-    Ok(rows
-        .iter()
-        .map(|r| DailyBar {
-            date: r.get(0),
-            open: r.get(1),
-            high: r.get(2),
-            low: r.get(3),
-            close: r.get(4),
-            adjusted_close: r.get(5),
-            volume: r.get(6),
         })
         .collect())
 }

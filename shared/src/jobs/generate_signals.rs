@@ -31,6 +31,7 @@ use crate::adapters::portfolio_store::{
 };
 use crate::adapters::signal_inputs::{self, TickerDay};
 use crate::adapters::signal_store::{self, NewSignal};
+use crate::adapters::{prediction_store, price_store};
 use crate::config::{parse, ConfigError, EnvSource};
 use crate::core::calendar::new_york_instant;
 use crate::core::exits::{self, ExitConfig};
@@ -153,6 +154,8 @@ pub enum GenerateError {
     Db(#[from] DbError),
     #[error(transparent)]
     Book(#[from] portfolio_book::BookError),
+    #[error(transparent)]
+    Predictions(#[from] prediction_store::PredictionReadError),
     #[error("announce signals.generated: {0}")]
     Publish(String),
 }
@@ -212,7 +215,11 @@ impl GenerateSignals {
             return Ok(summary);
         }
 
-        let predictions = signal_inputs::load_predictions(&*tx, date, &model_version).await?;
+        let predictions: Vec<_> = prediction_store::load_predictions(&*tx, date, &model_version)
+            .await?
+            .into_iter()
+            .map(|record| record.prediction)
+            .collect();
         let mut live = portfolio_store::load(&*tx, account).await?;
         let mut summary = GenerateSignalsSummary {
             trading_date: Some(date),
@@ -390,7 +397,8 @@ impl GenerateSignals {
         due.sort_by(|a, b| a.ticker.cmp(&b.ticker));
         for pending in due {
             let bars =
-                signal_inputs::bars_between(tx, &pending.ticker, pending.entry_date, date).await?;
+                price_store::load_bars_between(tx, &pending.ticker, pending.entry_date, date)
+                    .await?;
             let settled = match bars.first() {
                 Some(bar) if bar.date == pending.entry_date => {
                     let at = session_open(bar.date);

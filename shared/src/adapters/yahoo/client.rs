@@ -71,23 +71,30 @@ impl From<YahooError> for Failure {
     }
 }
 
+/// The base URL (checked: http or https) and an HTTP client with the settings' User-Agent
+/// and timeouts: what every Yahoo endpoint's client is built from.
+pub(crate) fn http_client(settings: &YahooSettings) -> Result<(reqwest::Client, Url), YahooError> {
+    let config = |reason: String| YahooError::Config { reason };
+    let base = Url::parse(&settings.base_url)
+        .map_err(|e| config(format!("base_url {:?}: {e}", settings.base_url)))?;
+    if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+        return Err(config(format!(
+            "base_url {:?} is not an http(s) URL",
+            settings.base_url
+        )));
+    }
+    let http = reqwest::Client::builder()
+        .user_agent(settings.user_agent.clone())
+        .timeout(settings.request_timeout)
+        .connect_timeout(settings.request_timeout)
+        .build()
+        .map_err(|e| config(format!("HTTP client: {}", error_chain(&e))))?;
+    Ok((http, base))
+}
+
 impl YahooClient {
     pub fn new(settings: YahooSettings) -> Result<Self, YahooError> {
-        let config = |reason: String| YahooError::Config { reason };
-        let base = Url::parse(&settings.base_url)
-            .map_err(|e| config(format!("base_url {:?}: {e}", settings.base_url)))?;
-        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
-            return Err(config(format!(
-                "base_url {:?} is not an http(s) URL",
-                settings.base_url
-            )));
-        }
-        let http = reqwest::Client::builder()
-            .user_agent(settings.user_agent.clone())
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout)
-            .build()
-            .map_err(|e| config(format!("HTTP client: {}", error_chain(&e))))?;
+        let (http, base) = http_client(&settings)?;
         Ok(Self {
             http,
             base,
