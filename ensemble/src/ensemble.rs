@@ -5,7 +5,9 @@
 //! Inputs: the LSTM (a `[batch, 30, 31]` model) reads each ticker's whole
 //! [`FeatureWindow`], the tree models (`[batch, 31]`) its last row. A window that is not
 //! complete (fewer than 30 rows), does not end at the signal date, or holds a row of the
-//! wrong width or a non-finite value is skipped with its reason, never padded.
+//! wrong width or a non-finite value is skipped with its reason, never padded; so is a
+//! ticker one model gives unusable probabilities for (a NaN, a value outside [0, 1]): the
+//! rest of the day is still predicted.
 //!
 //! Batches are cut into chunks ([`SEQUENCE_CHUNK_ROWS`] windows for the LSTM, [`CHUNK_ROWS`]
 //! rows for the trees) and each chunk is padded with zero rows to a multiple of
@@ -69,6 +71,10 @@ pub enum EnsembleError {
         #[source]
         source: VoteError,
     },
+    /// A version this process already failed to load, not loaded again (the reason is
+    /// that failure's, which names the version).
+    #[error("{reason} (refused earlier: {version} is not loaded again until `current` names another version)")]
+    Refused { version: String, reason: String },
     #[error("no model named {0:?} in the bundle")]
     NoSuchModel(String),
 }
@@ -306,29 +312,63 @@ impl Ensemble {
                 self.run_model(member, &input, usable.len())?,
             ));
         }
-        let mut predictions = Vec::with_capacity(usable.len());
-        for (i, window) in usable.iter().enumerate() {
-            let model_probabilities: BTreeMap<String, ClassProbabilities> = by_model
-                .iter()
-                .map(|(name, p)| (name.clone(), p[i]))
-                .collect();
-            let probabilities =
-                self.vote(model_probabilities.iter().map(|(n, p)| (n.as_str(), *p)))?;
-            predictions.push(EnsemblePrediction {
-                prediction: Prediction::from_probabilities(
-                    window.ticker,
-                    date,
-                    self.version.clone(),
-                    probabilities,
-                ),
-                model_probabilities,
-            });
-        }
+        let tickers: Vec<&str> = usable.iter().map(|w| w.ticker).collect();
+        let weights: Vec<(&str, f64)> = self.weights().collect();
+        let voted = vote_each_ticker(&self.version, &weights, date, &tickers, &by_model)?;
         Ok(DayPredictions {
-            predictions,
-            skipped,
+            predictions: voted.predictions,
+            skipped: skipped.into_iter().chain(voted.skipped).collect(),
         })
     }
+}
+
+/// The weighted vote for each ticker over the models' rows (`by_model[m].1[i]` is model
+/// `m`'s probabilities for `tickers[i]`). A ticker a model gave unusable probabilities (a
+/// NaN, a value outside [0, 1]) is skipped with the model and the values, the others are
+/// predicted; weights that cannot vote at all fail the day.
+fn vote_each_ticker(
+    version: &str,
+    weights: &[(&str, f64)],
+    date: NaiveDate,
+    tickers: &[&str],
+    by_model: &[(String, Vec<ClassProbabilities>)],
+) -> Result<DayPredictions, EnsembleError> {
+    let mut day = DayPredictions::default();
+    for (i, ticker) in tickers.iter().enumerate() {
+        let model_probabilities: BTreeMap<String, ClassProbabilities> = by_model
+            .iter()
+            .map(|(name, p)| (name.clone(), p[i]))
+            .collect();
+        let votes: Vec<(&str, f64, ClassProbabilities)> = weights
+            .iter()
+            .filter_map(|(name, w)| model_probabilities.get(*name).map(|p| (*name, *w, *p)))
+            .collect();
+        let pairs: Vec<(f64, ClassProbabilities)> =
+            votes.iter().map(|(_, w, p)| (*w, *p)).collect();
+        match weighted_vote(&pairs) {
+            Ok(probabilities) => day.predictions.push(EnsemblePrediction {
+                prediction: Prediction::from_probabilities(*ticker, date, version, probabilities),
+                model_probabilities,
+            }),
+            Err(VoteError::BadProbabilities(m, p)) => {
+                let model = votes.get(m).map_or("?", |v| v.0);
+                tracing::warn!(%ticker, model, probabilities = ?p, "model output unusable; ticker skipped");
+                day.skipped.push(Skipped {
+                    ticker: ticker.to_string(),
+                    reason: format!(
+                        "model {model} gave probabilities that are not finite and in [0, 1]: {p:?}"
+                    ),
+                });
+            }
+            Err(source) => {
+                return Err(EnsembleError::Vote {
+                    version: version.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(day)
 }
 
 impl Predictor for Ensemble {
@@ -488,4 +528,72 @@ fn run_padded(
         }));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::core::features::Label;
+
+    const WEIGHTS: [(&str, f64); 3] = [("lstm", 0.3), ("xgboost", 0.4), ("lightgbm", 0.3)];
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2021, 3, 1).unwrap()
+    }
+
+    fn rows(lstm: [ClassProbabilities; 3]) -> Vec<(String, Vec<ClassProbabilities>)> {
+        let buy = [0.05, 0.05, 0.9];
+        vec![
+            ("lightgbm".into(), vec![buy; 3]),
+            ("lstm".into(), lstm.to_vec()),
+            ("xgboost".into(), vec![buy; 3]),
+        ]
+    }
+
+    #[test]
+    fn a_ticker_with_an_unusable_model_output_is_skipped_and_the_others_predicted() {
+        let lstm = [[0.1, 0.1, 0.8], [f64::NAN, 0.5, 0.5], [0.2, 0.2, 0.6]];
+        let day = vote_each_ticker(
+            "v1",
+            &WEIGHTS,
+            date(),
+            &["AAPL", "BAD", "MSFT"],
+            &rows(lstm),
+        )
+        .unwrap();
+        let predicted: Vec<&str> = day
+            .predictions
+            .iter()
+            .map(|p| p.prediction.ticker.as_str())
+            .collect();
+        assert_eq!(predicted, ["AAPL", "MSFT"]);
+        assert_eq!(day.skipped.len(), 1);
+        assert_eq!(day.skipped[0].ticker, "BAD");
+        assert!(
+            day.skipped[0].reason.contains("model lstm") && day.skipped[0].reason.contains("NaN"),
+            "{}",
+            day.skipped[0].reason
+        );
+        let aapl = &day.predictions[0];
+        let want = 0.3 * 0.8 + 0.4 * 0.9 + 0.3 * 0.9;
+        assert!((aapl.prediction.probabilities[2] - want).abs() < 1e-12);
+        assert_eq!(aapl.prediction.signal, Label::Buy);
+        assert_eq!(aapl.model_probabilities["lstm"], [0.1, 0.1, 0.8]);
+    }
+
+    #[test]
+    fn a_probability_above_one_is_skipped_too() {
+        let lstm = [[0.1, 0.1, 0.8], [0.0, 0.0, 1.5], [0.2, 0.2, 0.6]];
+        let day = vote_each_ticker("v1", &WEIGHTS, date(), &["A", "B", "C"], &rows(lstm)).unwrap();
+        assert_eq!(day.predictions.len(), 2);
+        assert_eq!(day.skipped[0].ticker, "B");
+    }
+
+    #[test]
+    fn weights_that_cannot_vote_fail_the_day() {
+        let lstm = [[0.1, 0.1, 0.8]; 3];
+        let bad = [("lstm", 0.5), ("xgboost", 0.4), ("lightgbm", 0.3)];
+        let err = vote_each_ticker("v1", &bad, date(), &["A", "B", "C"], &rows(lstm)).unwrap_err();
+        assert!(matches!(err, EnsembleError::Vote { .. }), "{err}");
+    }
 }

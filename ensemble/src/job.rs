@@ -6,11 +6,15 @@
 //!   [`ModelCache`]: a refused bundle (corrupt file, missing `current`, another feature
 //!   schema, golden outputs tract does not reproduce) fails a cold container with that
 //!   reason before anything is written, and a warm one keeps serving its last good model.
+//!   A version the container refused to build is remembered with its reason and not
+//!   loaded again (three models parsed and optimised: seconds of CPU) until `current`
+//!   names another version; each invocation still logs the refusal.
 //! - Idempotent: the rows are keyed by (ticker, date, model version) and inserted with
 //!   ON CONFLICT DO NOTHING, so the same event twice writes nothing the second time.
 //! - A ticker whose window is incomplete is skipped (and reported), not an error.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -63,7 +67,16 @@ pub struct Predict {
     pub events: Option<EventPublisher>,
     pub store: ModelStore,
     bundles: ModelCache,
-    served: tokio::sync::Mutex<Option<Arc<Ensemble>>>,
+    served: tokio::sync::Mutex<Served>,
+    builds: AtomicUsize,
+}
+
+/// The ensemble this container serves and the last version it refused to build.
+#[derive(Default)]
+struct Served {
+    last_good: Option<Arc<Ensemble>>,
+    /// (version, why it was refused).
+    refused: Option<(String, String)>,
 }
 
 /// Where the models are, from the environment: `TFT_MODEL_DIR` (a local store root, for
@@ -125,31 +138,53 @@ impl Predict {
             store,
             bundles: ModelCache::default(),
             served: tokio::sync::Mutex::default(),
+            builds: AtomicUsize::new(0),
         }
     }
 
+    /// How many times this container has loaded a bundle's models (successfully or not).
+    pub fn model_builds(&self) -> usize {
+        self.builds.load(Ordering::Relaxed)
+    }
+
     /// The ensemble to serve: the store's `current` when it verifies and loads, else the
-    /// last good one this container served, else the reason nothing can be served.
+    /// last good one this container served, else the reason nothing can be served. A
+    /// version refused once is not loaded again while `current` still names it.
     pub async fn ensemble(&self) -> Result<Arc<Ensemble>, EnsembleError> {
         let bundle = self.bundles.get(&self.store).await?;
+        let version = bundle.manifest.version.clone();
         let mut served = self.served.lock().await;
-        if let Some(ensemble) = served.as_ref() {
-            if ensemble.version() == bundle.manifest.version {
+        if let Some(ensemble) = served.last_good.as_ref() {
+            if ensemble.version() == version {
                 return Ok(ensemble.clone());
             }
         }
-        match build(bundle).await {
-            Ok(ensemble) => {
-                *served = Some(ensemble.clone());
-                Ok(ensemble)
-            }
-            Err(e) => match served.clone() {
-                Some(last) => {
-                    tracing::error!(error = %e, serving = %last.version(), "model refused; keeping the last good one");
-                    Ok(last)
-                }
-                None => Err(e),
+        let error = match &served.refused {
+            Some((refused, reason)) if *refused == version => EnsembleError::Refused {
+                version,
+                reason: reason.clone(),
             },
+            _ => {
+                self.builds.fetch_add(1, Ordering::Relaxed);
+                match build(bundle).await {
+                    Ok(ensemble) => {
+                        served.last_good = Some(ensemble.clone());
+                        served.refused = None;
+                        return Ok(ensemble);
+                    }
+                    Err(e) => {
+                        served.refused = Some((version, e.to_string()));
+                        e
+                    }
+                }
+            }
+        };
+        match served.last_good.clone() {
+            Some(last) => {
+                tracing::error!(error = %error, serving = %last.version(), "model refused; keeping the last good one");
+                Ok(last)
+            }
+            None => Err(error),
         }
     }
 

@@ -2,12 +2,14 @@
 //! feature code) → features.built → predict with the committed model bundle served from
 //! S3 (moto) → `predictions` rows that equal the ensemble's own output on the same windows;
 //! the same event twice inserts nothing; a store without `current` is refused before
-//! anything is written; a warm container keeps its last good model.
+//! anything is written; a warm container keeps its last good model and does not load a
+//! refused one again on every invocation.
 
 use std::path::PathBuf;
 
 use chrono::{Days, NaiveDate};
 use ensemble::job::{s3_client, Predict, PredictionsReady, PREDICTIONS_READY};
+use ensemble::manifest::sha256_hex;
 use ensemble::store::ModelStore;
 use ensemble::Ensemble;
 use integration_tests::{eventbridge_client, CapturedBus, TestDb};
@@ -303,6 +305,105 @@ async fn a_warm_container_keeps_its_last_good_model() {
     let cold = Predict::new(db.pool.clone(), None, store);
     let err = cold.handle(&run).await.unwrap_err().to_string();
     assert!(err.contains("2099-01-01-missing"), "{err}");
+    assert_eq!(count_predictions(&db).await, 4);
+}
+
+/// Puts `key` (under the store's `models/` prefix) on the S3 store.
+async fn put(store: &ModelStore, key: &str, bytes: Vec<u8>) {
+    let ModelStore::S3 { client, bucket, .. } = store else {
+        unreachable!()
+    };
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(format!("models/ensemble/{key}"))
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Uploads the committed bundle as `version` with one golden output moved by 1e-3 (the
+/// sha256s in its manifest updated, so the store verifies it, but tract disagrees with it)
+/// and makes it `current`.
+async fn promote_a_bundle_tract_disagrees_with(store: &ModelStore, version: &str) {
+    let root = committed_store();
+    let good = std::fs::read_to_string(root.join("ensemble/current")).unwrap();
+    let dir = root.join("ensemble").join(good.trim());
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    manifest["version"] = version.into();
+    let golden_file = manifest["golden"]["file"].as_str().unwrap().to_string();
+    let mut golden: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(&golden_file)).unwrap()).unwrap();
+    let cell = &mut golden["outputs"]["lightgbm"][3][1];
+    *cell = serde_json::json!(cell.as_f64().unwrap() + 1e-3);
+    let golden = serde_json::to_vec(&golden).unwrap();
+    manifest["golden"]["sha256"] = sha256_hex(&golden).into();
+    put(store, &format!("{version}/{golden_file}"), golden).await;
+    for model in manifest["models"].as_object().unwrap().values() {
+        let file = model["file"].as_str().unwrap();
+        put(
+            store,
+            &format!("{version}/{file}"),
+            std::fs::read(dir.join(file)).unwrap(),
+        )
+        .await;
+    }
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    put(store, &format!("{version}/manifest.json"), manifest).await;
+    put(store, "current", version.as_bytes().to_vec()).await;
+}
+
+/// A new `current` that verifies (sha256) but whose golden outputs tract does not reproduce
+/// is refused once: the next invocations keep serving the last good model without loading
+/// the refused one's models again, until `current` names another version.
+#[tokio::test]
+async fn a_refused_model_is_not_loaded_again_on_every_invocation() {
+    let db = TestDb::new().await;
+    features_for_the_day(&db).await;
+    let (store, version) = s3_store(true).await;
+    let job = Predict::new(db.pool.clone(), None, store.clone());
+    let run = DailyRun::from_event(&features_built()).unwrap();
+    assert_eq!(job.handle(&run).await.unwrap().inserted, 4);
+    assert_eq!(job.model_builds(), 1);
+
+    promote_a_bundle_tract_disagrees_with(&store, "2099-01-01-disagrees").await;
+    assert_eq!(
+        store.load_current().await.unwrap().manifest.version,
+        "2099-01-01-disagrees",
+        "the store itself accepts the bundle"
+    );
+    for invocation in 0..3 {
+        let warm = job.handle(&run).await.unwrap();
+        assert_eq!(
+            (warm.model_version.as_str(), warm.inserted),
+            (version.as_str(), 0),
+            "invocation {invocation}"
+        );
+        // One attempt at the refused version, on the first of these invocations only.
+        assert_eq!(job.model_builds(), 2, "invocation {invocation}");
+    }
+
+    // A cold container is refused, with the golden reason, every time, loading it once.
+    let cold = Predict::new(db.pool.clone(), None, store.clone());
+    for _ in 0..2 {
+        let err = cold.handle(&run).await.unwrap_err().to_string();
+        assert!(
+            err.contains("2099-01-01-disagrees") && err.contains("lightgbm"),
+            "{err}"
+        );
+    }
+    assert_eq!(cold.model_builds(), 1);
+
+    // Another version named by `current` is loaded again: here another refused one,
+    // then the good one back (already served: nothing to load).
+    promote_a_bundle_tract_disagrees_with(&store, "2099-01-02-disagrees").await;
+    assert_eq!(job.handle(&run).await.unwrap().model_version, version);
+    assert_eq!(job.model_builds(), 3);
+    put(&store, "current", version.as_bytes().to_vec()).await;
+    assert_eq!(job.handle(&run).await.unwrap().model_version, version);
+    assert_eq!(job.model_builds(), 3);
     assert_eq!(count_predictions(&db).await, 4);
 }
 
