@@ -11,7 +11,7 @@ use shared::adapters::feature_store;
 use shared::core::exits::{self, ExitConfig};
 use shared::core::features::FEATURE_SCHEMA;
 use shared::jobs::generate_signals::{
-    GenerateSignals, GenerateSignalsSummary, SignalsRequest, TradingConfig,
+    session_close, GenerateSignals, GenerateSignalsSummary, SignalsRequest, TradingConfig,
 };
 use shared::jobs::portfolio_book::Settled;
 
@@ -51,12 +51,40 @@ pub async fn put_features(db: &TestDb, ticker: &str, date: NaiveDate, set: &[(&s
 
 /// The input of the job under test: a prediction row as predict writes it.
 pub async fn put_prediction(db: &TestDb, ticker: &str, date: NaiveDate, probs: [f64; 3]) {
-    let p = shared::core::prediction::Prediction::from_probabilities(ticker, date, "v-test", probs);
+    put_prediction_of(db, "v-test", ticker, date, probs).await;
+}
+
+/// [`put_prediction`] of model `version`.
+pub async fn put_prediction_of(
+    db: &TestDb,
+    version: &str,
+    ticker: &str,
+    date: NaiveDate,
+    probs: [f64; 3],
+) {
+    let p = shared::core::prediction::Prediction::from_probabilities(ticker, date, version, probs);
     let c = db.pool.get().await.unwrap();
     c.execute(
         "INSERT INTO predictions (ticker, date, model_version, prob_sell, prob_hold, prob_buy, signal, confidence) \
-         VALUES ($1, $2, 'v-test', $3, $4, $5, $6, $7)",
-        &[&ticker, &date, &probs[0], &probs[1], &probs[2], &p.signal.name(), &p.confidence],
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&ticker, &date, &version, &probs[0], &probs[1], &probs[2], &p.signal.name(), &p.confidence],
+    )
+    .await
+    .unwrap();
+}
+
+/// A stock_prices row with its whole bar (rsi 40, macd 0.5).
+pub async fn put_bar(
+    db: &TestDb,
+    ticker: &str,
+    date: NaiveDate,
+    [open, high, low, close]: [f64; 4],
+) {
+    let c = db.pool.get().await.unwrap();
+    c.execute(
+        "INSERT INTO stock_prices (ticker, date, open, high, low, close, adjusted_close, volume, rsi, macd) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, 1000, 40.0, 0.5)",
+        &[&ticker, &date, &open, &high, &low, &close],
     )
     .await
     .unwrap();
@@ -400,4 +428,249 @@ async fn generate_signals_misses_a_pending_entry_without_a_bar_on_its_session() 
         "{}",
         s.equity
     );
+}
+
+async fn sql(db: &TestDb, statement: &str) {
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(statement)
+        .await
+        .unwrap();
+}
+
+/// Everything a re-run could change: signals, their states, rejections, outbox, cash.
+async fn footprint(db: &TestDb) -> (i64, i64, i64, i64, f64) {
+    (
+        count(db, "SELECT count(*) FROM trading_signals").await,
+        count(db, "SELECT count(*) FROM trading_signals WHERE is_active").await,
+        count(db, "SELECT count(*) FROM signal_rejections").await,
+        count(db, "SELECT count(*) FROM notification_outbox").await,
+        cash(db).await.0,
+    )
+}
+
+/// Risk sizes without costs (as the backtester): with 20 150 in cash, AAA takes 400
+/// shares at 50 (20 000) and leaves 150, one share of BBB at 149. With costs AAA costs
+/// 20 020.01: 129.99 is left, not one share of BBB. AAA is booked, BBB refused, the run
+/// commits; a re-run changes nothing.
+#[tokio::test]
+async fn generate_signals_refuses_an_entry_the_cash_pays_for_only_before_costs() {
+    let db = TestDb::new().await;
+    // A held position keeps equity near 100 000 (AAA capped at 20 % = 400 shares).
+    crate::monitor_positions::open_in(
+        &db,
+        100_000.0,
+        "HLD",
+        day("2021-03-01"),
+        80.0,
+        0.05,
+        0.10,
+        1000,
+    )
+    .await;
+    sql(&db, "UPDATE paper_portfolio SET cash = 20150").await;
+    let d = day("2021-03-02");
+    put_close(&db, "HLD", d, 80.0).await;
+    put_close(&db, "AAA", d, 50.0).await;
+    put_features(&db, "AAA", d, &[("volatility_20d", 0.015)]).await;
+    put_close(&db, "BBB", d, 149.0).await;
+    put_features(&db, "BBB", d, &[("volatility_20d", 0.03)]).await;
+    put_prediction(&db, "AAA", d, [0.05, 0.15, 0.80]).await;
+    put_prediction(&db, "BBB", d, [0.05, 0.20, 0.75]).await;
+    let job = job(&db, None);
+    let s = job.handle(&request(d)).await.unwrap();
+    let opened: Vec<(&str, u64)> = s
+        .opened
+        .iter()
+        .map(|o| (o.ticker.as_str(), o.shares))
+        .collect();
+    assert_eq!(opened, [("AAA", 400)], "{s:?}");
+    let bbb: Vec<_> = s.refused.iter().filter(|r| r.ticker == "BBB").collect();
+    assert_eq!(bbb.len(), 1, "{s:?}");
+    assert_eq!(bbb[0].rules, ["insufficient_cash_after_costs"]);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM signal_rejections WHERE ticker = 'BBB' AND rule = 'insufficient_cash_after_costs'").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM trading_signals WHERE ticker = 'BBB'"
+        )
+        .await,
+        0
+    );
+    let reserved = 400.0 * 50.025 * 1.0005;
+    assert!(
+        close(cash(&db).await.0, 20_150.0 - reserved),
+        "{:?}",
+        cash(&db).await
+    );
+    let before = footprint(&db).await;
+    let again = job.handle(&request(d)).await.unwrap();
+    assert!(again.already_generated);
+    assert_eq!(footprint(&db).await, before);
+}
+
+/// A second model version of the same day flips a ticker whose entry is still pending:
+/// nothing to sell, no SELL row; the entry stands and is reported.
+#[tokio::test]
+async fn generate_signals_does_not_flip_a_pending_entry() {
+    let db = TestDb::new().await;
+    let d = monday(&db).await;
+    let job = job(&db, None);
+    job.handle(&request(d)).await.unwrap();
+    put_prediction_of(&db, "v-two", "AAA", d, [0.50, 0.30, 0.20]).await;
+    let before = footprint(&db).await;
+    let s = job
+        .handle(&SignalsRequest {
+            trading_date: d,
+            model_version: Some("v-two".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(s.flips_skipped_pending, ["AAA"], "{s:?}");
+    assert!(s.closed.is_empty(), "{s:?}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM trading_signals WHERE signal = 'SELL'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM trading_signals WHERE ticker = 'AAA' AND is_active AND entry_status = 'pending'").await,
+        1
+    );
+    assert_eq!(footprint(&db).await, before);
+}
+
+/// The monitor's stored marks (its last intraday run) above D's closes do not raise the
+/// peak: only equity at the closes does.
+#[tokio::test]
+async fn generate_signals_peak_is_raised_by_the_closes_not_by_stored_marks() {
+    let db = TestDb::new().await;
+    let id = crate::monitor_positions::open_in(
+        &db,
+        100_000.0,
+        "PK",
+        day("2021-03-01"),
+        50.0,
+        0.05,
+        0.10,
+        100,
+    )
+    .await;
+    let d = day("2021-03-02");
+    {
+        let c = db.pool.get().await.unwrap();
+        // 15:45 spike to 54 (below the 55 target), closing at 50.
+        let at = session_close(d) - chrono::Duration::minutes(15);
+        shared::adapters::portfolio_store::mark_position(&**c, id, 54.0, at)
+            .await
+            .unwrap();
+    }
+    put_close(&db, "PK", d, 50.0).await;
+    let s = job(&db, None).handle(&request(d)).await.unwrap();
+    let c = db.pool.get().await.unwrap();
+    let r = c
+        .query_one(
+            "SELECT equity, peak_equity, drawdown FROM portfolio_equity_curve WHERE date = $1",
+            &[&d],
+        )
+        .await
+        .unwrap();
+    let (equity, peak, drawdown): (f64, f64, f64) = (r.get(0), r.get(1), r.get(2));
+    // Equity at the close: 100 000 less the entry's costs.
+    assert!(close(equity, s.equity) && equity < 100_000.0, "{equity}");
+    assert_eq!(peak, 100_000.0, "the 15:45 mark at 54 set no peak");
+    assert!(close(drawdown, 1.0 - equity / 100_000.0), "{drawdown}");
+}
+
+/// A stop touched after the monitor's last run of the session (its low at 47 below the
+/// 47.50 stop) is acted on by generate-signals on D's stored bar, at the stop, as the
+/// backtester would; a re-run, or another model version of D, changes nothing.
+#[tokio::test]
+async fn generate_signals_exits_a_filled_position_on_the_days_bar() {
+    let db = TestDb::new().await;
+    let id = crate::monitor_positions::open_in(
+        &db,
+        100_000.0,
+        "STP",
+        day("2021-03-01"),
+        50.0,
+        0.05,
+        0.10,
+        100,
+    )
+    .await;
+    let (cash_before, _) = cash(&db).await;
+    let d = day("2021-03-02");
+    put_bar(&db, "STP", d, [49.0, 50.0, 47.0, 48.0]).await;
+    let job = job(&db, None);
+    let s = job.handle(&request(d)).await.unwrap();
+    assert_eq!(s.closed.len(), 1, "{s:?}");
+    assert_eq!(
+        (
+            s.closed[0].ticker.as_str(),
+            s.closed[0].exit_reason.as_str(),
+            s.closed[0].exit_price
+        ),
+        ("STP", "stop_loss", 47.5)
+    );
+    let c = db.pool.get().await.unwrap();
+    let r = c
+        .query_one(
+            "SELECT is_active, exit_price, exit_reason FROM trading_signals WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert!(!r.get::<_, bool>(0));
+    assert_eq!(r.get::<_, Option<f64>>(1), Some(47.5));
+    assert_eq!(r.get::<_, Option<String>>(2).as_deref(), Some("stop_loss"));
+    drop(c);
+    let received = 100.0 * 47.5 * 0.9995 * (1.0 - 0.0005);
+    assert!(close(cash(&db).await.0, cash_before + received));
+    assert!(close(s.equity, cash_before + received), "{}", s.equity);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM notification_outbox WHERE event_type = 'signal.closed'"
+        )
+        .await,
+        2
+    );
+    let before = footprint(&db).await;
+    assert!(job.handle(&request(d)).await.unwrap().already_generated);
+    let other = job
+        .handle(&SignalsRequest {
+            trading_date: d,
+            model_version: Some("v-two".into()),
+        })
+        .await
+        .unwrap();
+    assert!(other.closed.is_empty(), "{other:?}");
+    assert_eq!(footprint(&db).await, before);
+}
+
+/// predictions.ready again for a generated (date, model) with a new ticker: not traded,
+/// reported.
+#[tokio::test]
+async fn generate_signals_reports_predictions_that_arrived_after_the_run() {
+    let db = TestDb::new().await;
+    let d = monday(&db).await;
+    let job = job(&db, None);
+    let first = job.handle(&request(d)).await.unwrap();
+    assert!(first.unconsidered.is_empty());
+    put_close(&db, "FFF", d, 30.0).await;
+    put_prediction(&db, "FFF", d, [0.05, 0.05, 0.90]).await;
+    let before = footprint(&db).await;
+    let again = job.handle(&request(d)).await.unwrap();
+    assert!(again.already_generated);
+    assert_eq!(again.unconsidered, ["FFF"]);
+    assert_eq!(footprint(&db).await, before);
 }

@@ -141,8 +141,33 @@ async fn open(
     target_pct: f64,
     shares: u64,
 ) -> i64 {
+    open_in(
+        db,
+        10_000_000.0,
+        ticker,
+        entry,
+        fill,
+        stop_pct,
+        target_pct,
+        shares,
+    )
+    .await
+}
+
+/// [`open`] in a paper portfolio created with `starting_equity` (if not there yet).
+#[allow(clippy::too_many_arguments)]
+pub async fn open_in(
+    db: &TestDb,
+    starting_equity: f64,
+    ticker: &str,
+    entry: NaiveDate,
+    fill: f64,
+    stop_pct: f64,
+    target_pct: f64,
+    shares: u64,
+) -> i64 {
     let mut client = db.pool.get().await.unwrap();
-    portfolio_store::ensure(&**client, 10_000_000.0, Costs::default())
+    portfolio_store::ensure(&**client, starting_equity, Costs::default())
         .await
         .unwrap();
     let tx = client.transaction().await.unwrap();
@@ -833,4 +858,69 @@ async fn a_generated_signal_closed_by_the_monitor_is_delivered_by_webhook_and_em
             "[TFT Trader] signal.opened: AAPL"
         ]
     );
+}
+
+/// A database fault on one ticker's row (a constraint refusing to close MSFT) does not
+/// stop the run: MSFT is rolled back and reported, AAPL closes and is announced. A run
+/// in which every ticker tried fails so is an error (nothing could be done).
+#[tokio::test]
+async fn monitor_reports_a_ticker_whose_booking_fails_and_closes_the_others() {
+    let db = TestDb::new().await;
+    let aapl = open(&db, "AAPL", day("2025-03-20"), 205.0, 0.0375, 0.075, 10).await;
+    let msft = open(&db, "MSFT", day("2025-03-20"), 205.0, 0.0375, 0.075, 10).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "ALTER TABLE trading_signals ADD CONSTRAINT msft_cannot_close \
+             CHECK (ticker <> 'MSFT' OR is_active)",
+        )
+        .await
+        .unwrap();
+    let cash_before = portfolio_cash(&db).await;
+    let eventbridge = eventbridge_client().await;
+    let bus = CapturedBus::new(&eventbridge).await;
+    let yahoo = yahoo().await;
+    let job = monitor(
+        &db,
+        &yahoo,
+        Some(EventPublisher::new(eventbridge, bus.bus_name.clone())),
+    );
+    let s = job.handle(now()).await.unwrap();
+    let closed: Vec<&str> = s.closed.iter().map(|c| c.ticker.as_str()).collect();
+    assert_eq!(closed, ["AAPL"], "{s:?}");
+    assert_eq!(s.checked, 1);
+    assert_eq!(s.failures.len(), 1, "{s:?}");
+    assert_eq!(s.failures[0].ticker, "MSFT");
+    assert!(
+        s.failures[0].error.contains("msft_cannot_close"),
+        "{:?}",
+        s.failures
+    );
+    assert!(s.event_published);
+    let events = bus.drain().await;
+    let announced: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "positions.closed")
+        .collect();
+    assert_eq!(announced.len(), 1);
+    assert_eq!(announced[0]["detail"]["positions"][0]["ticker"], "AAPL");
+    assert!(!signal_row(&db, aapl).await.0);
+    assert!(signal_row(&db, msft).await.0);
+    let per = 10.0 * 205.0 * 1.075 * 0.9995 * 0.9995;
+    let cash = portfolio_cash(&db).await;
+    assert!((cash - (cash_before + per)).abs() < 1e-6, "{cash}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM notification_outbox WHERE event_type = 'signal.closed'"
+        )
+        .await,
+        2,
+        "AAPL's close only, on two channels"
+    );
+    // Only MSFT is left, and it fails again: nothing could be done.
+    assert!(job.handle(now()).await.is_err());
+    assert!(signal_row(&db, msft).await.0);
 }

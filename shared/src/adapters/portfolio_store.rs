@@ -204,7 +204,7 @@ pub async fn load(
         .await
         .context("read the equity peak")?[0]
         .get(0);
-    let mut state = PortfolioState {
+    let state = PortfolioState {
         cash: account.cash,
         positions,
         peak_equity: peak
@@ -212,8 +212,9 @@ pub async fn load(
             .max(account.starting_equity),
         realized_pnl: account.realized_pnl,
     };
-    // Equity at the marks can already be a new high (the peak is never below it).
-    state.peak_equity = state.peak_equity.max(state.equity_at_marks());
+    // The peak is not raised from the stored marks: an intraday mark (the monitor's)
+    // is not a close, and only equity at the closes sets a peak (generate-signals marks
+    // the closes). `EquityMark::of` never reports equity above its peak.
     Ok(LivePortfolio {
         account,
         state,

@@ -15,6 +15,11 @@
 //! has passed without a fill (Yahoo failed all session) is settled from the stored daily
 //! bar: filled at its open, then the exit rules of `exits::exit_on_bar` on each stored
 //! bar up to D, as the backtester would; without a bar on its session it is missed.
+//! Then every other filled position gets `exit_on_bar` on D's stored bar (a stop or
+//! target touched after the monitor's last run of the session). A planned entry the
+//! cash cannot pay one share of once costs count is refused
+//! (`insufficient_cash_after_costs`), a flip of a pending entry is skipped, and a
+//! re-delivery reports predicted tickers the committed run never considered.
 
 use std::collections::HashMap;
 
@@ -36,11 +41,15 @@ use crate::config::{parse, ConfigError, EnvSource};
 use crate::core::calendar::new_york_instant;
 use crate::core::exits::{self, ExitConfig};
 use crate::core::nyse;
-use crate::core::portfolio::Costs;
+use crate::core::portfolio::{Costs, PortfolioError};
 use crate::core::risk::RiskConfig;
 use crate::core::signals::{plan_day, MarketRow};
-use crate::jobs::portfolio_book::{self, Closed, Opened, Settled};
+use crate::jobs::portfolio_book::{self, BookError, Closed, Opened, Settled};
 use crate::jobs::scheduled::{DailyRun, EventError};
+
+/// The refusal of a planned entry that the cash no longer pays one share of once the
+/// costs are counted (the risk manager sizes without costs, as the backtester).
+pub const INSUFFICIENT_CASH_AFTER_COSTS: &str = "insufficient_cash_after_costs";
 
 /// The detail-type announced when a day's signals committed.
 pub const SIGNALS_GENERATED: &str = "signals.generated";
@@ -130,6 +139,18 @@ pub struct GenerateSignalsSummary {
     pub settled: Vec<Settled>,
     pub closed: Vec<Closed>,
     pub refused: Vec<Refused>,
+    /// Flips of tickers whose entry is still pending (not filled yet): not sold, the
+    /// entry stands (docs/risk.md, "Flips").
+    #[serde(default)]
+    pub flips_skipped_pending: Vec<String>,
+    /// The tickers this run considered (its predictions), to tell a later delivery's
+    /// new tickers apart.
+    #[serde(default)]
+    pub considered: Vec<String>,
+    /// A later delivery for an already generated (date, model): predicted tickers the
+    /// committed run never considered (reported, not traded: docs/risk.md).
+    #[serde(default)]
+    pub unconsidered: Vec<String>,
     pub notifications_queued: usize,
     pub cash: f64,
     pub equity: f64,
@@ -204,12 +225,20 @@ impl GenerateSignals {
         let account = portfolio_store::lock(&*tx).await?.expect("ensured above");
         if !portfolio_store::begin_signal_run(&*tx, date, &model_version).await? {
             let stored = portfolio_store::signal_run_summary(&*tx, date, &model_version).await?;
-            drop(tx);
             let mut summary: GenerateSignalsSummary = stored
                 .and_then(|v| serde_json::from_value(v).ok())
                 .unwrap_or_default();
             summary.already_generated = true;
             summary.notifications_queued = 0;
+            summary.unconsidered =
+                unconsidered(&*tx, date, &model_version, &summary.considered).await?;
+            if !summary.unconsidered.is_empty() {
+                tracing::warn!(
+                    tickers = ?summary.unconsidered,
+                    "predictions arrived after the day's signals were generated: not considered"
+                );
+            }
+            drop(tx);
             summary.event_published = self.announce(date, &model_version, &summary).await?;
             tracing::info!("signals of the day already generated: nothing changed");
             return Ok(summary);
@@ -221,13 +250,21 @@ impl GenerateSignals {
             .map(|record| record.prediction)
             .collect();
         let mut live = portfolio_store::load(&*tx, account).await?;
+        // Only equity at D's closes may raise the peak: fills and exits booked below
+        // value the other positions at their stored (intraday) marks.
+        let stored_peak = live.state.peak_equity;
         let mut summary = GenerateSignalsSummary {
             trading_date: Some(date),
             model_version: Some(model_version.clone()),
             predictions: predictions.len(),
+            considered: predictions.iter().map(|p| p.ticker.clone()).collect(),
             ..Default::default()
         };
+        summary.considered.sort();
+        summary.considered.dedup();
         self.settle_pending(&*tx, &mut live, date, &mut summary)
+            .await?;
+        self.exit_on_the_day_bar(&*tx, &mut live, date, &mut summary)
             .await?;
         let mut tickers: Vec<String> = predictions.iter().map(|p| p.ticker.clone()).collect();
         tickers.extend(live.state.positions.iter().map(|p| p.ticker.clone()));
@@ -241,6 +278,7 @@ impl GenerateSignals {
         let close_at = session_close(date);
         let closes: HashMap<String, f64> =
             market.iter().map(|(t, m)| (t.clone(), m.close)).collect();
+        live.state.peak_equity = stored_peak;
         live.state.mark_to_market(&closes);
         for (ticker, id) in &live.signal_ids {
             if let Some(price) = closes.get(ticker) {
@@ -252,6 +290,13 @@ impl GenerateSignals {
             let Some(&buy_id) = live.signal_ids.get(&flip.ticker) else {
                 continue;
             };
+            if live.pending.contains_key(&flip.ticker) {
+                // Not filled yet: there is nothing to sell (a later model version of
+                // the same day). The entry stands; its exits apply once filled.
+                tracing::warn!(ticker = %flip.ticker, "flip of a pending entry: not sold");
+                summary.flips_skipped_pending.push(flip.ticker.clone());
+                continue;
+            }
             let sell = self.signal(
                 &flip.prediction.ticker,
                 date,
@@ -261,12 +306,14 @@ impl GenerateSignals {
                 flip.prediction.confidence,
                 "SELL",
             );
+            // The SELL row stands only if the BUY really closed (savepoint).
+            savepoint(&*tx, "SAVEPOINT flip").await?;
             let sell_id = signal_store::insert_signal(&*tx, &sell).await?;
             if let Some(sell_id) = sell_id {
                 signal_store::link_flip(&*tx, sell_id, buy_id).await?;
             }
             let extra = json!({"sell_signal_id": sell_id, "confidence": flip.prediction.confidence, "model_version": model_version});
-            if let Some((closed, queued)) = portfolio_book::book_exit(
+            match portfolio_book::book_exit(
                 &*tx,
                 &mut live,
                 buy_id,
@@ -278,8 +325,15 @@ impl GenerateSignals {
             )
             .await?
             {
-                summary.notifications_queued += queued;
-                summary.closed.push(closed);
+                Some((closed, queued)) => {
+                    savepoint(&*tx, "RELEASE SAVEPOINT flip").await?;
+                    summary.notifications_queued += queued;
+                    summary.closed.push(closed);
+                }
+                None => {
+                    tracing::warn!(ticker = %flip.ticker, "flip of a BUY that is not open: no SELL");
+                    savepoint(&*tx, "ROLLBACK TO SAVEPOINT flip").await?;
+                }
             }
         }
 
@@ -301,12 +355,44 @@ impl GenerateSignals {
             signal.position_size_pct = Some(plan.position_pct.clamp(0.0, 1.0));
             signal.shares = Some(plan.shares as i64);
             signal.expires_at = Some(expires_at);
-            if let Some((opened, queued)) =
-                portfolio_book::book_entry(&*tx, &mut live, &signal, plan, entry_date, close_at)
-                    .await?
+            match portfolio_book::book_entry(&*tx, &mut live, &signal, plan, entry_date, close_at)
+                .await
             {
-                summary.notifications_queued += queued;
-                summary.opened.push(opened);
+                Ok(Some((opened, queued))) => {
+                    summary.notifications_queued += queued;
+                    summary.opened.push(opened);
+                }
+                Ok(None) => {}
+                // The plan was sized without costs; with them not one share is left.
+                Err(BookError::Portfolio {
+                    source: PortfolioError::InsufficientCash { needed, available },
+                    ..
+                }) => {
+                    let reason = format!(
+                        "{} at {}: one share costs {needed:.2} with costs, {available:.2} in cash",
+                        plan.ticker, plan.entry
+                    );
+                    tracing::warn!(ticker = %plan.ticker, %reason, "entry refused after costs");
+                    portfolio_store::insert_rejection(
+                        &*tx,
+                        &RejectionRecord {
+                            trading_date: date,
+                            ticker: plan.ticker.clone(),
+                            model_version: model_version.clone(),
+                            rule: INSUFFICIENT_CASH_AFTER_COSTS.into(),
+                            confidence: Some(plan.confidence),
+                            reason: reason.clone(),
+                            detail: json!({"rule": INSUFFICIENT_CASH_AFTER_COSTS, "needed": needed, "available": available, "planned_shares": plan.shares}),
+                        },
+                    )
+                    .await?;
+                    summary.refused.push(Refused {
+                        ticker: plan.ticker.clone(),
+                        rules: vec![INSUFFICIENT_CASH_AFTER_COSTS.into()],
+                        reasons: vec![reason],
+                    });
+                }
+                Err(e) => return Err(e.into()),
             }
         }
 
@@ -464,6 +550,68 @@ impl GenerateSignals {
         Ok(())
     }
 
+    /// Applies the exit rules of `exits::exit_on_bar` (the backtester's) to D's stored
+    /// bar for every filled position this run did not settle: a stop or target touched
+    /// after the monitor's last run of the session is booked at the rule's price. The
+    /// close is conditional: a position the monitor closed is not held any more.
+    async fn exit_on_the_day_bar(
+        &self,
+        tx: &impl GenericClient,
+        live: &mut LivePortfolio,
+        date: NaiveDate,
+        summary: &mut GenerateSignalsSummary,
+    ) -> Result<(), GenerateError> {
+        let settled: Vec<&str> = summary
+            .settled
+            .iter()
+            .map(|s| match s {
+                Settled::Filled(f) => f.ticker.as_str(),
+                Settled::Missed(m) => m.ticker.as_str(),
+            })
+            .collect();
+        let mut held: Vec<(crate::core::portfolio::Position, i64)> = live
+            .state
+            .positions
+            .iter()
+            .filter(|p| !live.pending.contains_key(&p.ticker))
+            .filter(|p| !settled.contains(&p.ticker.as_str()))
+            .filter_map(|p| live.signal_ids.get(&p.ticker).map(|id| (p.clone(), *id)))
+            .collect();
+        held.sort_by(|a, b| a.0.ticker.cmp(&b.0.ticker));
+        let tickers: Vec<String> = held.iter().map(|(p, _)| p.ticker.clone()).collect();
+        let sentiment = signal_inputs::latest_sentiment_before(tx, date, &tickers).await?;
+        let mut closed = Vec::new();
+        for (position, id) in held {
+            let bars = price_store::load_bars_between(tx, &position.ticker, date, date).await?;
+            let Some(bar) = bars.iter().find(|b| b.date == date) else {
+                continue;
+            };
+            let reading = sentiment.get(&position.ticker);
+            let Some(exit) = exits::exit_on_bar(&position, bar, reading, &self.config.exits) else {
+                continue;
+            };
+            let extra = json!({"exited_on_daily_bar": date});
+            if let Some((c, queued)) = portfolio_book::book_exit(
+                tx,
+                live,
+                id,
+                &position.ticker,
+                exit,
+                date,
+                session_close(date),
+                extra,
+            )
+            .await?
+            {
+                tracing::info!(ticker = %c.ticker, reason = %c.exit_reason, "closed on the day's bar");
+                summary.notifications_queued += queued;
+                closed.push(c);
+            }
+        }
+        summary.closed.extend(closed);
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn signal(
         &self,
@@ -518,6 +666,35 @@ impl GenerateSignals {
             .map_err(|e| GenerateError::Publish(e.to_string()))?;
         Ok(true)
     }
+}
+
+async fn savepoint(tx: &impl GenericClient, sql: &'static str) -> Result<(), GenerateError> {
+    tx.batch_execute(sql)
+        .await
+        .map_err(|e| db(e, "savepoint of a flip"))?;
+    Ok(())
+}
+
+/// The predicted tickers of (date, model) a committed run did not consider. A summary
+/// stored before `considered` existed lists none: nothing can be told apart then.
+async fn unconsidered(
+    tx: &impl GenericClient,
+    date: NaiveDate,
+    model_version: &str,
+    considered: &[String],
+) -> Result<Vec<String>, GenerateError> {
+    if considered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut new: Vec<String> = prediction_store::load_predictions(tx, date, model_version)
+        .await?
+        .into_iter()
+        .map(|r| r.prediction.ticker)
+        .filter(|t| considered.binary_search(t).is_err())
+        .collect();
+    new.sort();
+    new.dedup();
+    Ok(new)
 }
 
 /// When a day's regular session opens (a fill settled from its daily bar).

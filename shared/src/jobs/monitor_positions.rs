@@ -6,7 +6,10 @@
 //! decay) and close what hit, each close one transaction: lock the portfolio, the
 //! conditional close (two monitors at once close a position once), the cash, the
 //! notifications. A ticker whose quote fails (or is stale) is left untouched and
-//! reported; the others proceed. Positions that stay open get their mark updated.
+//! reported; the others proceed. A ticker whose booking fails (a database error on its
+//! row) is rolled back and reported in `failures` too: the others proceed, and what
+//! closed is still announced; the run fails only when every ticker it tried failed.
+//! Positions that stay open get their mark updated.
 
 use std::collections::HashMap;
 
@@ -198,22 +201,45 @@ impl MonitorPositions {
             .collect()
             .await;
 
+        // A ticker whose booking fails is reported and the others proceed; the run fails
+        // only when every ticker it tried failed so (nothing could be done: the database).
+        let (mut tried, mut first_error) = (0usize, None);
         for check in checks {
-            match check {
+            let (ticker, done) = match check {
                 Check::Failed(f) => {
                     tracing::warn!(ticker = %f.ticker, error = %f.error, "position not checked");
                     summary.failures.push(f);
+                    continue;
                 }
                 Check::Quoted(position, id, quote) => {
-                    summary.checked += 1;
-                    self.check(&position, id, &quote, &sentiment, now, &mut summary)
-                        .await?;
+                    let done = self
+                        .check(&position, id, &quote, &sentiment, now, &mut summary)
+                        .await;
+                    (position.ticker, done)
                 }
                 Check::Fill(pending, quote) => {
-                    summary.checked += 1;
-                    self.fill(&pending, &quote, &sentiment, now, &mut summary)
-                        .await?;
+                    let done = self
+                        .fill(&pending, &quote, &sentiment, now, &mut summary)
+                        .await;
+                    (pending.ticker, done)
                 }
+            };
+            tried += 1;
+            match done {
+                Ok(()) => summary.checked += 1,
+                Err(e) => {
+                    tracing::error!(%ticker, error = %e, "position not booked: left as it was");
+                    summary.failures.push(TickerFailure {
+                        ticker,
+                        error: format!("booking failed: {}", with_sources(&e)),
+                    });
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            if summary.checked == 0 && tried > 0 {
+                return Err(e);
             }
         }
         summary.failures.sort_by(|a, b| a.ticker.cmp(&b.ticker));
@@ -374,6 +400,20 @@ impl MonitorPositions {
         }
         Ok(())
     }
+}
+
+/// `e` and its sources (a database error's detail is in its source).
+fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text = format!("{text}: {next}");
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// What the monitor saw when it closed a position (merged into `signal.closed`).
