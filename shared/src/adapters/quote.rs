@@ -4,26 +4,22 @@
 //! answers: `tests/fixtures/yahoo_chart/`). The day's open is the first bar's open when
 //! the answer's one bar is dated the quote's New York day; otherwise unknown.
 //!
-//! Retries as the daily client does (429, 5xx, timeouts, transport errors; jittered
-//! exponential backoff), with the same [`YahooSettings`] and [`YahooError`].
+//! The request and its retries are [`YahooClient`]'s one chart path (429, 5xx, timeouts,
+//! transport errors; jittered exponential backoff, `Retry-After`), so the quote is fetched
+//! exactly as the daily bars are, with the same [`YahooSettings`] and [`YahooError`].
 
-use std::time::Duration;
-
-use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
-use reqwest::{StatusCode, Url};
+use reqwest::StatusCode;
 use serde::Deserialize;
 
-use super::yahoo::{YahooError, YahooSettings};
+use super::yahoo::{http_error, YahooClient, YahooError, YahooSettings};
 use crate::core::calendar::new_york_date;
 use crate::core::exits::IntradayQuote;
 
 /// Client of the live quote. Cheap to clone; build once per container.
 #[derive(Debug, Clone)]
 pub struct QuoteClient {
-    http: reqwest::Client,
-    base: Url,
-    settings: YahooSettings,
+    yahoo: YahooClient,
 }
 
 #[derive(Deserialize)]
@@ -143,130 +139,29 @@ pub fn parse_quote(ticker: &str, body: &[u8]) -> Result<IntradayQuote, YahooErro
 
 impl QuoteClient {
     pub fn new(settings: YahooSettings) -> Result<Self, YahooError> {
-        let (http, base) = super::yahoo::http_client(&settings)?;
         Ok(Self {
-            http,
-            base,
-            settings,
+            yahoo: YahooClient::new(settings)?,
         })
     }
 
     /// The current quote of `ticker`.
     #[tracing::instrument(skip(self), fields(ticker = %ticker))]
     pub async fn quote(&self, ticker: &str) -> Result<IntradayQuote, YahooError> {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("checked in new")
-            .pop_if_empty()
-            .extend(["v8", "finance", "chart", ticker]);
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.settings.min_backoff)
-            .with_max_delay(self.settings.max_backoff)
-            .with_max_times(self.settings.max_retries)
-            .with_jitter();
-        let mut attempts = 0usize;
-        let result = (|| {
-            attempts += 1;
-            self.attempt(&url, ticker)
-        })
-        .retry(backoff)
-        .when(YahooError::is_retryable)
-        .notify(|e: &YahooError, delay: Duration| {
-            tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "quote failed, retrying");
-        })
-        .await;
-        result.map_err(|e| with_attempts(e, attempts))
-    }
-
-    async fn attempt(&self, url: &Url, ticker: &str) -> Result<IntradayQuote, YahooError> {
-        let response = self
-            .http
-            .get(url.clone())
-            .query(&[("range", "1d"), ("interval", "1d")])
-            .send()
+        let query = [("range", "1d".to_string()), ("interval", "1d".to_string())];
+        self.yahoo
+            .get_chart(ticker, &query, |status, body| {
+                read_quote(ticker, status, body)
+            })
             .await
-            .map_err(|e| transport(ticker, &e))?;
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            return Err(YahooError::RateLimited {
-                ticker: ticker.to_string(),
-                attempts: 0,
-            });
-        }
-        if status.is_server_error() {
-            return Err(YahooError::Server {
-                ticker: ticker.to_string(),
-                status: status.as_u16(),
-                attempts: 0,
-            });
-        }
-        let body = response.bytes().await.map_err(|e| transport(ticker, &e))?;
-        if status == StatusCode::NOT_FOUND {
-            return Err(YahooError::NotFound {
-                ticker: ticker.to_string(),
-                code: "Not Found".into(),
-                description: String::from_utf8_lossy(&body[..body.len().min(200)]).into(),
-            });
-        }
-        if !status.is_success() {
-            return Err(YahooError::Api {
-                ticker: ticker.to_string(),
-                status: status.as_u16(),
-                code: status.canonical_reason().unwrap_or("HTTP error").into(),
-                description: String::from_utf8_lossy(&body[..body.len().min(200)]).into(),
-            });
-        }
-        parse_quote(ticker, &body)
     }
 }
 
-/// The error with the number of requests made for the call.
-fn with_attempts(e: YahooError, n: usize) -> YahooError {
-    match e {
-        YahooError::RateLimited { ticker, .. } => YahooError::RateLimited {
-            ticker,
-            attempts: n,
-        },
-        YahooError::Server { ticker, status, .. } => YahooError::Server {
-            ticker,
-            status,
-            attempts: n,
-        },
-        YahooError::Timeout { ticker, .. } => YahooError::Timeout {
-            ticker,
-            attempts: n,
-        },
-        YahooError::Transport {
-            ticker, message, ..
-        } => YahooError::Transport {
-            ticker,
-            message,
-            attempts: n,
-        },
-        other => other,
+/// The quote in an answer that was not a 429 or 5xx.
+fn read_quote(ticker: &str, status: StatusCode, body: &[u8]) -> Result<IntradayQuote, YahooError> {
+    if !status.is_success() {
+        return Err(http_error(ticker, status, body));
     }
-}
-
-fn transport(ticker: &str, e: &reqwest::Error) -> YahooError {
-    if e.is_timeout() {
-        YahooError::Timeout {
-            ticker: ticker.to_string(),
-            attempts: 0,
-        }
-    } else {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
-        YahooError::Transport {
-            ticker: ticker.to_string(),
-            message,
-            attempts: 0,
-        }
-    }
+    parse_quote(ticker, body)
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ impl From<YahooError> for Failure {
 
 /// The base URL (checked: http or https) and an HTTP client with the settings' User-Agent
 /// and timeouts: what every Yahoo endpoint's client is built from.
-pub(crate) fn http_client(settings: &YahooSettings) -> Result<(reqwest::Client, Url), YahooError> {
+fn http_client(settings: &YahooSettings) -> Result<(reqwest::Client, Url), YahooError> {
     let config = |reason: String| YahooError::Config { reason };
     let base = Url::parse(&settings.base_url)
         .map_err(|e| config(format!("base_url {:?}: {e}", settings.base_url)))?;
@@ -127,9 +127,46 @@ impl YahooClient {
         if from > to {
             return Err(invalid(&format!("from {from} is after to {to}")));
         }
-        let url = self.chart_url(ticker);
         let (period1, period2) = request_window(from, to);
+        let query = [
+            ("period1", period1.to_string()),
+            ("period2", period2.to_string()),
+            ("interval", "1d".to_string()),
+            ("events", "div,split".to_string()),
+        ];
+        let outcome = self
+            .get_chart(ticker, &query, |status, body| {
+                read_daily(ticker, status, body, from, to)
+            })
+            .await;
 
+        let series = outcome?;
+        tracing::debug!(
+            bars = series.bars.len(),
+            skipped_null_bars = series.skipped_null_bars,
+            "Yahoo chart fetched"
+        );
+        if series.skipped_null_bars > 0 {
+            tracing::warn!(
+                skipped = series.skipped_null_bars,
+                "Yahoo listed bars with null prices or volume; skipped"
+            );
+        }
+        Ok(series)
+    }
+
+    /// `GET {base}/v8/finance/chart/{ticker}?query`: the one request-and-retry path of every
+    /// chart call (daily bars, the live quote). 429, 5xx, timeouts and transport errors are
+    /// retried `max_retries` times with jittered exponential backoff, lengthened by a
+    /// `Retry-After: <seconds>` header up to `max_backoff`; any other answer goes to `read`
+    /// (status and body), whose error is final. The error returned carries the attempts made.
+    pub(crate) async fn get_chart<T>(
+        &self,
+        ticker: &str,
+        query: &[(&str, String)],
+        read: impl Fn(StatusCode, &[u8]) -> Result<T, YahooError>,
+    ) -> Result<T, YahooError> {
+        let url = self.chart_url(ticker);
         let attempts = AtomicUsize::new(0);
         let max_backoff = self.settings.max_backoff;
         let backoff = ExponentialBuilder::default()
@@ -139,7 +176,7 @@ impl YahooClient {
             .with_jitter();
         let outcome = (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(&url, ticker, period1, period2, from, to)
+            self.attempt(&url, ticker, query, &read)
         })
         .retry(backoff)
         .when(|f: &Failure| f.error.is_retryable())
@@ -155,29 +192,11 @@ impl YahooClient {
             );
         })
         .await;
-
-        match outcome {
-            Ok(series) => {
-                tracing::debug!(
-                    bars = series.bars.len(),
-                    skipped_null_bars = series.skipped_null_bars,
-                    attempts = attempts.load(Ordering::Relaxed),
-                    "Yahoo chart fetched"
-                );
-                if series.skipped_null_bars > 0 {
-                    tracing::warn!(
-                        skipped = series.skipped_null_bars,
-                        "Yahoo listed bars with null prices or volume; skipped"
-                    );
-                }
-                Ok(series)
-            }
-            Err(failure) => {
-                let mut error = failure.error;
-                error.set_attempts(attempts.load(Ordering::Relaxed));
-                Err(error)
-            }
-        }
+        outcome.map_err(|failure| {
+            let mut error = failure.error;
+            error.set_attempts(attempts.load(Ordering::Relaxed));
+            error
+        })
     }
 
     /// `{base}/v8/finance/chart/{ticker}`, the ticker percent-encoded as one segment.
@@ -190,20 +209,17 @@ impl YahooClient {
         url
     }
 
-    async fn attempt(
+    async fn attempt<T>(
         &self,
         url: &Url,
         ticker: &str,
-        period1: i64,
-        period2: i64,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<ChartSeries, Failure> {
+        query: &[(&str, String)],
+        read: &impl Fn(StatusCode, &[u8]) -> Result<T, YahooError>,
+    ) -> Result<T, Failure> {
         let response = self
             .http
             .get(url.clone())
-            .query(&[("period1", period1), ("period2", period2)])
-            .query(&[("interval", "1d"), ("events", "div,split")])
+            .query(query)
             .send()
             .await
             .map_err(|e| transport_failure(ticker, &e))?;
@@ -228,42 +244,70 @@ impl YahooClient {
             .bytes()
             .await
             .map_err(|e| transport_failure(ticker, &e))?;
+        read(status, &body).map_err(Failure::from)
+    }
+}
 
-        let api_error = |code: String, description: String| {
-            if status == StatusCode::NOT_FOUND || code == "Not Found" {
-                YahooError::NotFound {
-                    ticker: ticker.to_string(),
-                    code,
-                    description,
-                }
-            } else {
-                YahooError::Api {
-                    ticker: ticker.to_string(),
-                    status: status.as_u16(),
-                    code,
-                    description,
-                }
+/// The daily series in an answer that was not a 429 or 5xx.
+fn read_daily(
+    ticker: &str,
+    status: StatusCode,
+    body: &[u8],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<ChartSeries, YahooError> {
+    let api_error = |code: String, description: String| {
+        if status == StatusCode::NOT_FOUND || code == "Not Found" {
+            YahooError::NotFound {
+                ticker: ticker.to_string(),
+                code,
+                description,
             }
-        };
-        match parse_chart(ticker, &body, from, to) {
-            Ok(series) if status.is_success() => Ok(series),
-            Err(ParseError::Api { code, description }) => Err(api_error(code, description).into()),
-            Err(ParseError::Malformed(reason)) if status.is_success() => {
-                Err(YahooError::Malformed {
-                    ticker: ticker.to_string(),
-                    reason,
-                }
-                .into())
+        } else {
+            YahooError::Api {
+                ticker: ticker.to_string(),
+                status: status.as_u16(),
+                code,
+                description,
             }
-            // A 4xx whose body is not Yahoo's error object (or, oddly, is a chart).
-            _ => {
-                let code = status
-                    .canonical_reason()
-                    .unwrap_or("HTTP error")
-                    .to_string();
-                let description = snippet(&body);
-                Err(api_error(code, description).into())
-            }
+        }
+    };
+    match parse_chart(ticker, body, from, to) {
+        Ok(series) if status.is_success() => Ok(series),
+        Err(ParseError::Api { code, description }) => Err(api_error(code, description)),
+        Err(ParseError::Malformed(reason)) if status.is_success() => Err(YahooError::Malformed {
+            ticker: ticker.to_string(),
+            reason,
+        }),
+        // A 4xx whose body is not Yahoo's error object (or, oddly, is a chart).
+        _ => {
+            let code = status
+                .canonical_reason()
+                .unwrap_or("HTTP error")
+                .to_string();
+            Err(api_error(code, snippet(body)))
+        }
+    }
+}
+
+/// A 4xx answer that is not a chart: `NotFound` for 404, `Api` otherwise.
+pub(crate) fn http_error(ticker: &str, status: StatusCode, body: &[u8]) -> YahooError {
+    let code = status
+        .canonical_reason()
+        .unwrap_or("HTTP error")
+        .to_string();
+    if status == StatusCode::NOT_FOUND {
+        YahooError::NotFound {
+            ticker: ticker.to_string(),
+            code,
+            description: snippet(body),
+        }
+    } else {
+        YahooError::Api {
+            ticker: ticker.to_string(),
+            status: status.as_u16(),
+            code,
+            description: snippet(body),
         }
     }
 }

@@ -23,6 +23,6 @@ mod client;
 mod error;
 
 pub use chart::{ChartSeries, Dividend, Split};
-pub(crate) use client::http_client;
+pub(crate) use client::http_error;
 pub use client::{YahooClient, YahooSettings};
 pub use error::YahooError;
