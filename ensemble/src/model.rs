@@ -168,8 +168,16 @@ impl OnnxModel {
         self.seq_len.unwrap_or(1) * self.n_features
     }
 
+    /// The plan cache. A panic elsewhere while it was held cannot leave a half-written
+    /// plan (insert is one call), so a poisoned lock is recovered rather than panicking.
+    fn cached_plans(&self) -> std::sync::MutexGuard<'_, HashMap<usize, Plan>> {
+        self.plans
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn plan(&self, rows: usize) -> Result<Plan, Error> {
-        if let Some(plan) = self.plans.lock().expect("plan cache").get(&rows) {
+        if let Some(plan) = self.cached_plans().get(&rows) {
             return Ok(plan.clone());
         }
         let typed = match &self.source {
@@ -185,10 +193,7 @@ impl OnnxModel {
             .into_optimized()
             .and_then(|m| m.into_runnable())
             .map_err(Error::tract("plan"))?;
-        self.plans
-            .lock()
-            .expect("plan cache")
-            .insert(rows, plan.clone());
+        self.cached_plans().insert(rows, plan.clone());
         Ok(plan)
     }
 

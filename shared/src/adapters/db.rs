@@ -45,6 +45,11 @@ pub enum DbError {
     },
     #[error("migration failed: {0}")]
     Migration(String),
+    #[error("{context}: cannot encode a value: {reason}")]
+    Encode {
+        context: &'static str,
+        reason: String,
+    },
     #[error("cannot use the CA certificate file {path}: {reason}")]
     CaCertificate { path: String, reason: String },
 }

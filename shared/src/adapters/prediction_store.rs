@@ -68,8 +68,12 @@ pub async fn insert_predictions(
             .collect();
         let models: Vec<String> = chunk
             .iter()
-            .map(|r| serde_json::to_string(&r.model_probabilities).expect("finite probabilities"))
-            .collect();
+            .map(|r| serde_json::to_string(&r.model_probabilities))
+            .collect::<Result<_, _>>()
+            .map_err(|e| DbError::Encode {
+                context: "predictions.model_probabilities",
+                reason: e.to_string(),
+            })?;
         let params: [(&(dyn ToSql + Sync), Type); 9] = [
             (&tickers, Type::VARCHAR_ARRAY),
             (&dates, Type::DATE_ARRAY),

@@ -179,6 +179,8 @@ pub enum GenerateError {
     Predictions(#[from] prediction_store::PredictionReadError),
     #[error("announce signals.generated: {0}")]
     Publish(String),
+    #[error("the paper_portfolio row is missing (it is created before the run starts)")]
+    NoPortfolio,
 }
 
 #[derive(Clone)]
@@ -222,7 +224,9 @@ impl GenerateSignals {
             .transaction()
             .await
             .map_err(|e| db(e, "begin the signal run"))?;
-        let account = portfolio_store::lock(&*tx).await?.expect("ensured above");
+        let account = portfolio_store::lock(&*tx)
+            .await?
+            .ok_or(GenerateError::NoPortfolio)?;
         if !portfolio_store::begin_signal_run(&*tx, date, &model_version).await? {
             let stored = portfolio_store::signal_run_summary(&*tx, date, &model_version).await?;
             let mut summary: GenerateSignalsSummary = stored
