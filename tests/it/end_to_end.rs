@@ -26,11 +26,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ensemble::job::{Predict, PREDICTIONS_READY};
 use ensemble::store::ModelStore;
 use integration_tests::{eventbridge_client, CapturedBus, TestDb};
-use secrecy::SecretString;
-use shared::adapters::email::{EmailSender, EmailSettings};
 use shared::adapters::eventbridge::EventPublisher;
 use shared::adapters::reddit_archive::read_archive;
-use shared::adapters::webhook::{verify_signature, WebhookClient, WebhookSettings};
+use shared::adapters::webhook::verify_signature;
 use shared::adapters::{portfolio_store, price_csv, price_store, reddit_store};
 use shared::core::exits::{exit_on_bar, ExitConfig};
 use shared::core::features::FEATURE_SCHEMA;
@@ -41,12 +39,9 @@ use shared::jobs::generate_signals::{
     GenerateSignals, SignalsRequest, TradingConfig, SIGNALS_GENERATED,
 };
 use shared::jobs::monitor_positions::POSITIONS_CLOSED;
-use shared::jobs::notify::{Notifier, SendOptions};
 use shared::jobs::reddit_rows::score_item;
 use shared::jobs::scheduled::DailyRun;
 use shared::jobs::scrape_prices::price_rows;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::generate_signals::count;
 use crate::monitor_positions::{monitor, yahoo_serving, QuoteDay};
@@ -442,40 +437,12 @@ async fn end_to_end_recorded_prices_and_posts_to_delivered_notifications() {
     assert_eq!(closed_announced, opened);
 
     // notify: opened, filled and closed, each by webhook and e-mail.
-    let suffix = format!("{:08x}", rand::random::<u32>());
-    let from = format!("alerts-{suffix}@tft.test");
-    let to = format!("trader-{suffix}@example.com");
-    crate::notify::ses_v2(
-        reqwest::Method::POST,
-        "/v2/email/identities",
-        serde_json::json!({"EmailIdentity": from}),
-    )
-    .await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
     let secret = "whsec_end_to_end";
-    let notifier = Notifier::new(
-        db.pool.clone(),
-        Some(
-            WebhookClient::new(WebhookSettings {
-                url: format!("{}/hook", receiver.uri()),
-                secret: SecretString::from(secret),
-                timeout: Duration::from_secs(5),
-            })
-            .unwrap(),
-        ),
-        Some(
-            EmailSender::from_env(EmailSettings {
-                from,
-                to: vec![to.clone()],
-            })
-            .await,
-        ),
-        SendOptions::default(),
-    );
+    let crate::notify::Delivery {
+        notifier,
+        receiver,
+        to,
+    } = crate::notify::webhook_and_ses(db.pool.clone(), secret).await;
     let sent = notifier.run().await.unwrap();
     assert_eq!(sent.sent, 6 * opened, "{sent:?}");
     assert_eq!(notifier.run().await.unwrap().claimed, 0);

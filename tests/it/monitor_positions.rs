@@ -742,7 +742,6 @@ async fn monitor_fills_a_gap_below_the_planned_stop_like_the_backtester_then_a_g
 /// (Monday: the recording re-stamped with open 219; Tuesday: derived.)
 #[tokio::test]
 async fn a_generated_signal_closed_by_the_monitor_is_delivered_by_webhook_and_email() {
-    use shared::adapters::email::{EmailSender, EmailSettings};
     use shared::adapters::webhook::verify_signature;
 
     let db = TestDb::new().await;
@@ -763,40 +762,12 @@ async fn a_generated_signal_closed_by_the_monitor_is_delivered_by_webhook_and_em
         "{exit_price:?}"
     );
 
-    let suffix = format!("{:08x}", rand::random::<u32>());
-    let from = format!("alerts-{suffix}@tft.test");
-    let to = format!("trader-{suffix}@example.com");
-    crate::notify::ses_v2(
-        reqwest::Method::POST,
-        "/v2/email/identities",
-        serde_json::json!({"EmailIdentity": from}),
-    )
-    .await;
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
     let secret = "whsec_e2e";
-    let notifier = Notifier::new(
-        db.pool.clone(),
-        Some(
-            WebhookClient::new(WebhookSettings {
-                url: format!("{}/hook", receiver.uri()),
-                secret: SecretString::from(secret),
-                timeout: Duration::from_secs(5),
-            })
-            .unwrap(),
-        ),
-        Some(
-            EmailSender::from_env(EmailSettings {
-                from,
-                to: vec![to.clone()],
-            })
-            .await,
-        ),
-        SendOptions::default(),
-    );
+    let crate::notify::Delivery {
+        notifier,
+        receiver,
+        to,
+    } = crate::notify::webhook_and_ses(db.pool.clone(), secret).await;
     let sent = notifier.run().await.unwrap();
     assert_eq!((sent.claimed, sent.sent), (6, 6), "{sent:?}");
     assert_eq!(notifier.run().await.unwrap().claimed, 0);

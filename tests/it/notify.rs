@@ -412,6 +412,57 @@ pub(crate) async fn ses_v2(method: reqwest::Method, path: &str, body: Value) -> 
     serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
+/// What a chain test delivers to: a local webhook receiver answering 200 and SES v2 on
+/// moto with a freshly verified sender, behind one [`Notifier`].
+pub(crate) struct Delivery {
+    pub notifier: Notifier,
+    pub receiver: MockServer,
+    /// The e-mail recipient (unique per test, to find its messages in moto).
+    pub to: String,
+}
+
+pub(crate) async fn webhook_and_ses(pool: deadpool_postgres::Pool, secret: &str) -> Delivery {
+    let suffix = format!("{:08x}", rand::random::<u32>());
+    let from = format!("alerts-{suffix}@tft.test");
+    let to = format!("trader-{suffix}@example.com");
+    // moto refuses to send from an unverified identity; creating it verifies it.
+    ses_v2(
+        reqwest::Method::POST,
+        "/v2/email/identities",
+        json!({"EmailIdentity": from}),
+    )
+    .await;
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let notifier = Notifier::new(
+        pool,
+        Some(
+            WebhookClient::new(WebhookSettings {
+                url: format!("{}/hook", receiver.uri()),
+                secret: SecretString::from(secret),
+                timeout: Duration::from_secs(5),
+            })
+            .unwrap(),
+        ),
+        Some(
+            EmailSender::from_env(EmailSettings {
+                from,
+                to: vec![to.clone()],
+            })
+            .await,
+        ),
+        SendOptions::default(),
+    );
+    Delivery {
+        notifier,
+        receiver,
+        to,
+    }
+}
+
 #[tokio::test]
 async fn email_is_sent_through_ses_on_moto() {
     let test_db = TestDb::new().await;
