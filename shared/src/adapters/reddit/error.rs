@@ -1,5 +1,7 @@
 //! What can go wrong when talking to Reddit.
 
+use crate::adapters::http_retry::RetryableError;
+
 /// A failed Reddit call.
 ///
 /// `path` is the API path asked for (`/r/wallstreetbets/new`,
@@ -115,6 +117,16 @@ impl RedditError {
             | Self::Transport { attempts, .. } => *attempts = n,
             _ => {}
         }
+    }
+}
+
+impl RetryableError for RedditError {
+    fn is_retryable(&self) -> bool {
+        RedditError::is_retryable(self)
+    }
+
+    fn set_attempts(&mut self, attempts: usize) {
+        RedditError::set_attempts(self, attempts)
     }
 }
 

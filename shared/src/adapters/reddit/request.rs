@@ -1,13 +1,12 @@
 //! How one request is made: the bearer token (cached, refreshed), the rate-limit wait,
 //! the retries, and the classification of Reddit's answers.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
 
@@ -15,22 +14,10 @@ use super::auth::{error_reason, parse_token, usable_for, AccessToken, TokenError
 use super::client::RedditClient;
 use super::error::RedditError;
 use super::ratelimit::{self, Observed};
+pub(super) use crate::adapters::http_retry::error_chain;
+use crate::adapters::http_retry::{self, retry_after, with_retries, Backoff};
 
-/// One failed attempt as the retry loop sees it.
-struct Failure {
-    error: RedditError,
-    /// `Retry-After` in seconds, on 429/5xx answers that carry one.
-    retry_after: Option<Duration>,
-}
-
-impl From<RedditError> for Failure {
-    fn from(error: RedditError) -> Self {
-        Self {
-            error,
-            retry_after: None,
-        }
-    }
-}
+type Failure = http_retry::Failure<RedditError>;
 
 impl RedditClient {
     // ---- requests ---------------------------------------------------------------------
@@ -70,44 +57,15 @@ impl RedditClient {
         let url = self.api_url(segments, query);
         let path = url.path().to_string();
         let settings = &self.inner.settings;
-        let attempts = AtomicUsize::new(0);
-        let max_backoff = settings.max_backoff;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(settings.min_backoff)
-            .with_max_delay(settings.max_backoff)
-            .with_max_times(settings.max_retries)
-            .with_jitter();
-        let outcome = (|| {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(&url, &path, subreddit)
-        })
-        .retry(backoff)
-        .when(|f: &Failure| f.error.is_retryable())
-        .adjust(move |f: &Failure, next| {
-            next.map(|delay| retry_delay(delay, f.retry_after, max_backoff))
-        })
-        .notify(|f: &Failure, delay: Duration| {
-            tracing::warn!(
-                attempt = attempts.load(Ordering::Relaxed),
-                delay_ms = delay.as_millis() as u64,
-                error = %f.error,
-                "Reddit request failed, retrying"
-            );
-        })
-        .await;
-        match outcome {
-            Ok(body) => {
-                tracing::debug!(%path, bytes = body.len(), attempts = attempts.load(Ordering::Relaxed), "Reddit answered");
-                Ok((path, body))
-            }
-            Err(failure) => {
-                let mut error = failure.error;
-                error.set_attempts(attempts.load(Ordering::Relaxed));
-                Err(error)
-            }
-        }
+        let backoff = Backoff {
+            max_retries: settings.max_retries,
+            min: settings.min_backoff,
+            max: settings.max_backoff,
+        };
+        let body = with_retries("Reddit", backoff, || self.attempt(&url, &path, subreddit)).await?;
+        tracing::debug!(%path, bytes = body.len(), "Reddit answered");
+        Ok((path, body))
     }
-
     /// One attempt: wait out an exhausted rate limit, get a token, send; on 401 get a
     /// new token and send once more.
     async fn attempt(&self, url: &Url, path: &str, subreddit: &str) -> Result<Bytes, Failure> {
@@ -353,18 +311,6 @@ fn transient(status: StatusCode, headers: &HeaderMap, path: &str) -> Option<Fail
     })
 }
 
-/// The backoff's delay, lengthened to `Retry-After` when Reddit asks for more, and never
-/// longer than `max` (jitter can otherwise double it).
-fn retry_delay(backoff: Duration, retry_after: Option<Duration>, max: Duration) -> Duration {
-    backoff.max(retry_after.unwrap_or_default()).min(max)
-}
-
-/// `Retry-After: <seconds>`; the HTTP-date form is ignored.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 fn transport_failure(path: &str, e: &reqwest::Error) -> Failure {
     let path = path.to_string();
     let error = if e.is_timeout() {
@@ -377,18 +323,6 @@ fn transport_failure(path: &str, e: &reqwest::Error) -> Failure {
         }
     };
     error.into()
-}
-
-/// `e: source: source...`, since reqwest's top-level message hides the cause.
-pub(super) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
 }
 
 /// The reason in a Reddit error body, else the start of the body, else the status.
@@ -457,29 +391,6 @@ mod tests {
             "https://www.reddit.com/api/v1/access_token"
         );
         assert_eq!(Sort::Top(TopWindow::Day).time_window(), Some("day"));
-    }
-
-    #[test]
-    fn retry_delay_honours_retry_after_within_the_ceiling() {
-        let ms = Duration::from_millis;
-        let max = ms(8_000);
-        assert_eq!(retry_delay(ms(500), None, max), ms(500));
-        assert_eq!(retry_delay(ms(500), Some(ms(3_000)), max), ms(3_000));
-        assert_eq!(retry_delay(ms(500), Some(ms(120_000)), max), max);
-        assert_eq!(retry_delay(ms(15_000), None, max), max);
-    }
-
-    #[test]
-    fn retry_after_seconds_only() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), None);
     }
 
     #[test]

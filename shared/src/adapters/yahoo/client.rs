@@ -1,16 +1,14 @@
 //! HTTP side: building the request, classifying the answer, retrying transient failures.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use chrono::{NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::America::New_York;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
 use super::chart::{parse_chart, ChartSeries, ParseError};
 use super::error::YahooError;
+use crate::adapters::http_retry::{self, error_chain, retry_after, with_retries, Backoff};
 
 /// How to reach Yahoo and how hard to try.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,21 +53,7 @@ pub struct YahooClient {
     settings: YahooSettings,
 }
 
-/// One failed attempt as the retry loop sees it.
-struct Failure {
-    error: YahooError,
-    /// `Retry-After` in seconds, on 429/503 answers that carry one.
-    retry_after: Option<Duration>,
-}
-
-impl From<YahooError> for Failure {
-    fn from(error: YahooError) -> Self {
-        Self {
-            error,
-            retry_after: None,
-        }
-    }
-}
+type Failure = http_retry::Failure<YahooError>;
 
 /// The base URL (checked: http or https) and an HTTP client with the settings' User-Agent
 /// and timeouts: what every Yahoo endpoint's client is built from.
@@ -167,36 +151,15 @@ impl YahooClient {
         read: impl Fn(StatusCode, &[u8]) -> Result<T, YahooError>,
     ) -> Result<T, YahooError> {
         let url = self.chart_url(ticker);
-        let attempts = AtomicUsize::new(0);
-        let max_backoff = self.settings.max_backoff;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.settings.min_backoff)
-            .with_max_delay(self.settings.max_backoff)
-            .with_max_times(self.settings.max_retries)
-            .with_jitter();
-        let outcome = (|| {
-            attempts.fetch_add(1, Ordering::Relaxed);
+        let backoff = Backoff {
+            max_retries: self.settings.max_retries,
+            min: self.settings.min_backoff,
+            max: self.settings.max_backoff,
+        };
+        with_retries("Yahoo", backoff, || {
             self.attempt(&url, ticker, query, &read)
         })
-        .retry(backoff)
-        .when(|f: &Failure| f.error.is_retryable())
-        .adjust(move |f: &Failure, next| {
-            next.map(|delay| retry_delay(delay, f.retry_after, max_backoff))
-        })
-        .notify(|f: &Failure, delay: Duration| {
-            tracing::warn!(
-                attempt = attempts.load(Ordering::Relaxed),
-                delay_ms = delay.as_millis() as u64,
-                error = %f.error,
-                "Yahoo request failed, retrying"
-            );
-        })
-        .await;
-        outcome.map_err(|failure| {
-            let mut error = failure.error;
-            error.set_attempts(attempts.load(Ordering::Relaxed));
-            error
-        })
+        .await
     }
 
     /// `{base}/v8/finance/chart/{ticker}`, the ticker percent-encoded as one segment.
@@ -334,22 +297,6 @@ pub(super) fn request_window(from: NaiveDate, to: NaiveDate) -> (i64, i64) {
     (midnight(from), end)
 }
 
-/// The backoff's delay, lengthened to `Retry-After` when Yahoo asks for more, and
-/// never longer than `max` (jitter can otherwise double it).
-pub(super) fn retry_delay(
-    backoff: Duration,
-    retry_after: Option<Duration>,
-    max: Duration,
-) -> Duration {
-    backoff.max(retry_after.unwrap_or_default()).min(max)
-}
-
-/// `Retry-After: <seconds>`; the HTTP-date form is ignored.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
 fn transport_failure(ticker: &str, e: &reqwest::Error) -> Failure {
     let ticker = ticker.to_string();
     let error = if e.is_timeout() {
@@ -372,18 +319,6 @@ fn transport_failure(ticker: &str, e: &reqwest::Error) -> Failure {
     error.into()
 }
 
-/// `e: source: source...`, since reqwest's top-level message hides the cause.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
-}
-
 /// The start of a body, for error messages.
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -397,7 +332,6 @@ fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
@@ -416,34 +350,6 @@ mod tests {
             request_window(d(2021, 1, 4), d(2021, 1, 4)),
             (1_609_736_400, 1_609_822_799)
         );
-    }
-
-    #[test]
-    fn retry_delay_honours_retry_after_within_the_ceiling() {
-        let ms = Duration::from_millis;
-        let max = ms(8_000);
-        assert_eq!(retry_delay(ms(500), None, max), ms(500));
-        assert_eq!(retry_delay(ms(500), Some(ms(3_000)), max), ms(3_000));
-        assert_eq!(retry_delay(ms(4_000), Some(ms(1_000)), max), ms(4_000));
-        assert_eq!(retry_delay(ms(500), Some(ms(120_000)), max), max);
-        assert_eq!(
-            retry_delay(ms(15_000), None, max),
-            max,
-            "jitter is capped too"
-        );
-    }
-
-    #[test]
-    fn retry_after_seconds_only() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), None);
     }
 
     #[test]

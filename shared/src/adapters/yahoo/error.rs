@@ -1,5 +1,7 @@
 //! What can go wrong when asking Yahoo for a chart.
 
+use crate::adapters::http_retry::RetryableError;
+
 /// A failed [`fetch_daily`](super::YahooClient::fetch_daily).
 ///
 /// `attempts` counts every HTTP request made for the call, the first one included, so a
@@ -102,6 +104,16 @@ impl YahooError {
             | Self::Transport { attempts, .. } => *attempts = n,
             _ => {}
         }
+    }
+}
+
+impl RetryableError for YahooError {
+    fn is_retryable(&self) -> bool {
+        YahooError::is_retryable(self)
+    }
+
+    fn set_attempts(&mut self, attempts: usize) {
+        YahooError::set_attempts(self, attempts)
     }
 }
 
