@@ -187,6 +187,7 @@ pub async fn open_in(
         risk_pct: 0.001,
         reward_risk: target_pct / stop_pct,
         limited_by: SizeLimit::PositionCap,
+        expected_return: None,
     };
     let signal = NewSignal {
         ticker: ticker.into(),

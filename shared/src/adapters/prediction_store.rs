@@ -74,7 +74,11 @@ pub async fn insert_predictions(
                 context: "predictions.model_probabilities",
                 reason: e.to_string(),
             })?;
-        let params: [(&(dyn ToSql + Sync), Type); 9] = [
+        let timeout: Vec<Option<f64>> = chunk
+            .iter()
+            .map(|r| r.prediction.timeout_return.filter(|v| v.is_finite()))
+            .collect();
+        let params: [(&(dyn ToSql + Sync), Type); 10] = [
             (&tickers, Type::VARCHAR_ARRAY),
             (&dates, Type::DATE_ARRAY),
             (&versions, Type::VARCHAR_ARRAY),
@@ -84,15 +88,17 @@ pub async fn insert_predictions(
             (&signals, Type::VARCHAR_ARRAY),
             (&confidence, Type::FLOAT8_ARRAY),
             (&models, Type::TEXT_ARRAY),
+            (&timeout, Type::FLOAT8_ARRAY),
         ];
         let rows = client
             .query_typed(
                 "INSERT INTO predictions (ticker, date, model_version, prob_sell, prob_hold, prob_buy, \
-                     signal, confidence, model_probabilities) \
-                 SELECT u.ticker, u.date, u.version, u.sell, u.hold, u.buy, u.signal, u.confidence, u.models::jsonb \
+                     signal, confidence, model_probabilities, timeout_return) \
+                 SELECT u.ticker, u.date, u.version, u.sell, u.hold, u.buy, u.signal, u.confidence, \
+                     u.models::jsonb, u.timeout \
                  FROM UNNEST($1::varchar[], $2::date[], $3::varchar[], $4::float8[], $5::float8[], $6::float8[], \
-                     $7::varchar[], $8::float8[], $9::text[]) \
-                     AS u(ticker, date, version, sell, hold, buy, signal, confidence, models) \
+                     $7::varchar[], $8::float8[], $9::text[], $10::float8[]) \
+                     AS u(ticker, date, version, sell, hold, buy, signal, confidence, models, timeout) \
                  ON CONFLICT (ticker, date, model_version) DO NOTHING RETURNING 1",
                 &params,
             )
@@ -113,7 +119,7 @@ pub async fn load_predictions(
     let rows = client
         .query_typed(
             "SELECT ticker::text, date, model_version::text, prob_sell, prob_hold, prob_buy, \
-                 signal::text, confidence, model_probabilities::text \
+                 signal::text, confidence, model_probabilities::text, timeout_return \
              FROM predictions WHERE date = $1 AND model_version = $2 ORDER BY ticker",
             &[(&date, Type::DATE), (&model_version, Type::VARCHAR)],
         )
@@ -142,6 +148,7 @@ pub async fn load_predictions(
                     probabilities: [r.get(3), r.get(4), r.get(5)],
                     signal,
                     confidence: r.get(7),
+                    timeout_return: r.get(9),
                 },
                 model_probabilities,
             })

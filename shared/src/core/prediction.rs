@@ -78,6 +78,11 @@ pub struct Prediction {
     pub signal: Label,
     /// The probability of `signal`.
     pub confidence: f64,
+    /// Mean net return of the model's time-out/flip trades on its calibration slice (the
+    /// manifest's `expected_returns.timeout`): what the expected-value gate needs beyond
+    /// the probabilities. `None` for a model without one (the seed's gate only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_return: Option<f64>,
 }
 
 impl Prediction {
@@ -97,7 +102,14 @@ impl Prediction {
             probabilities,
             signal,
             confidence: probabilities[signal.index()],
+            timeout_return: None,
         }
+    }
+
+    /// The same prediction with the model's time-out return (see the field).
+    pub fn with_timeout_return(mut self, timeout_return: Option<f64>) -> Self {
+        self.timeout_return = timeout_return;
+        self
     }
 }
 

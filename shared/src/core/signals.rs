@@ -30,7 +30,7 @@ use super::exits::{Exit, ExitReason};
 use super::features::Label;
 use super::portfolio::{Costs, PortfolioState};
 use super::prediction::Prediction;
-use super::risk::{self, Candidate, Decision, Rejection, RiskConfig, TradePlan};
+use super::risk::{self, Candidate, Decision, EntryGate, Rejection, RiskConfig, TradePlan};
 
 /// What the market said about a ticker at the signal date's close.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -108,7 +108,10 @@ pub fn plan_day(
 
     let mut no_market_data = Vec::new();
     let mut flips = Vec::new();
-    for p in todays.iter().filter(|p| p.signal == Label::Sell) {
+    for p in todays
+        .iter()
+        .filter(|p| risk_config.sell_flip.closes(&p.probabilities, p.signal))
+    {
         if !working.holds(&p.ticker) {
             continue;
         }
@@ -135,20 +138,19 @@ pub fn plan_day(
         }
     }
 
-    let mut candidates = Vec::new();
-    for p in todays.iter().filter(|p| p.signal == Label::Buy) {
-        match market.market_row(&p.ticker) {
-            Some(row) => candidates.push(Candidate {
-                ticker: p.ticker.clone(),
-                date,
-                entry_price: row.close,
-                confidence: p.confidence,
-                predicted: p.signal,
-                volatility_20d: row.volatility_20d,
-            }),
-            None => no_market_data.push(p.ticker.clone()),
-        }
-    }
+    let candidates = match risk_config.entry_gate {
+        EntryGate::SeedConfidence => seed_candidates(date, &todays, market, &mut no_market_data),
+        EntryGate::ExpectedValue {
+            round_trip_cost, ..
+        } => priced_candidates(
+            date,
+            &todays,
+            market,
+            risk_config,
+            round_trip_cost,
+            &mut no_market_data,
+        ),
+    };
     no_market_data.sort();
     no_market_data.dedup();
 
@@ -171,10 +173,101 @@ pub fn plan_day(
     }
 }
 
+/// The seed's gate: every BUY prediction with a market row, at its probability.
+fn seed_candidates(
+    date: NaiveDate,
+    todays: &[&Prediction],
+    market: &impl MarketRows,
+    no_market_data: &mut Vec<String>,
+) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for p in todays.iter().filter(|p| p.signal == Label::Buy) {
+        match market.market_row(&p.ticker) {
+            Some(row) => out.push(Candidate {
+                ticker: p.ticker.clone(),
+                date,
+                entry_price: row.close,
+                confidence: p.confidence,
+                predicted: p.signal,
+                volatility_20d: row.volatility_20d,
+                expected_return: None,
+            }),
+            None => no_market_data.push(p.ticker.clone()),
+        }
+    }
+    out
+}
+
+/// Candidates of the expected-value gate shown when refused: the best this many below
+/// the minimum ("why no trade today"); the rest of the day's tickers are not listed.
+pub const REFUSED_EXPECTED_VALUE_SHOWN: usize = 5;
+
+/// The expected-value gate: every prediction priced as the trade the risk manager would
+/// place (stop and target from `volatility_20d` at the close), its confidence the
+/// calibrated P(target). Candidates above the gate's minimum are all kept (the risk
+/// manager ranks them); of those below it, only the best
+/// [`REFUSED_EXPECTED_VALUE_SHOWN`] are kept, to be refused with their numbers. A
+/// prediction without a market row is listed in `no_market_data` only if it would have
+/// been a candidate on its probabilities alone (its argmax is BUY), so a day with a
+/// missing bar does not list every ticker.
+fn priced_candidates(
+    date: NaiveDate,
+    todays: &[&Prediction],
+    market: &impl MarketRows,
+    config: &RiskConfig,
+    round_trip_cost: f64,
+    no_market_data: &mut Vec<String>,
+) -> Vec<Candidate> {
+    let min = match config.entry_gate {
+        EntryGate::ExpectedValue {
+            min_expected_return,
+            ..
+        } => min_expected_return,
+        EntryGate::SeedConfidence => f64::NEG_INFINITY,
+    };
+    let mut priced = Vec::new();
+    for p in todays {
+        let Some(row) = market.market_row(&p.ticker) else {
+            if p.signal == Label::Buy {
+                no_market_data.push(p.ticker.clone());
+            }
+            continue;
+        };
+        let levels = risk::price_levels(row.close, row.volatility_20d, config);
+        let ev = p.timeout_return.and_then(|timeout| {
+            risk::expected_return(
+                &p.probabilities,
+                levels.stop_pct,
+                levels.target_pct,
+                timeout,
+                round_trip_cost,
+            )
+        });
+        priced.push(Candidate {
+            ticker: p.ticker.clone(),
+            date,
+            entry_price: row.close,
+            confidence: p.probabilities[Label::Buy.index()],
+            predicted: Label::Buy,
+            volatility_20d: row.volatility_20d,
+            expected_return: ev,
+        });
+    }
+    let key = |c: &Candidate| c.expected_return.unwrap_or(f64::NEG_INFINITY);
+    priced.sort_by(|a, b| {
+        key(b)
+            .total_cmp(&key(a))
+            .then_with(|| a.ticker.cmp(&b.ticker))
+    });
+    let above = priced.iter().take_while(|c| key(c) > min).count();
+    priced.truncate(above + REFUSED_EXPECTED_VALUE_SHOWN);
+    priced
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::risk::test_plan;
+    use crate::core::risk::{test_plan, SellFlip};
 
     fn day() -> NaiveDate {
         NaiveDate::from_ymd_opt(2021, 3, 1).unwrap()
@@ -390,5 +483,131 @@ mod tests {
         assert_eq!(order, ["BBB", "AAA", "CCC"]);
         let flips: Vec<&str> = a.flips.iter().map(|f| f.ticker.as_str()).collect();
         assert_eq!(flips, ["H1", "H2"]);
+    }
+
+    fn ev_config(min: f64) -> RiskConfig {
+        RiskConfig {
+            entry_gate: EntryGate::expected_value(min),
+            ..RiskConfig::default()
+        }
+    }
+
+    /// Calibrated [P(stop), P(time-out), P(target)] with a time-out return of +0.2 %.
+    fn calibrated(ticker: &str, p: [f64; 3]) -> Prediction {
+        Prediction::from_probabilities(ticker, day(), "v2", p).with_timeout_return(Some(0.002))
+    }
+
+    #[test]
+    fn signals_expected_value_gate_ranks_by_expected_return_not_argmax() {
+        // vol 1.5 %: stop 3 %, target 6 %. EV = pt·0.058 − ps·0.032 + po·0.002.
+        // AAA: argmax HOLD but EV 0.35·0.058 − 0.20·0.032 + 0.45·0.002 = +0.01480.
+        // BBB: EV 0.30·0.058 − 0.30·0.032 + 0.40·0.002 = +0.00860.
+        // CCC: argmax BUY at 0.40 but EV 0.40·0.058 − 0.55·0.032 + 0.05·0.002 = +0.00570.
+        // DDD: EV 0.10·0.058 − 0.60·0.032 + 0.30·0.002 = −0.01280: refused, shown.
+        let preds = [
+            calibrated("CCC", [0.55, 0.05, 0.40]),
+            calibrated("AAA", [0.20, 0.45, 0.35]),
+            calibrated("DDD", [0.60, 0.30, 0.10]),
+            calibrated("BBB", [0.30, 0.40, 0.30]),
+        ];
+        let mkt = market(&[
+            ("AAA", 50.0, 0.015),
+            ("BBB", 50.0, 0.015),
+            ("CCC", 50.0, 0.015),
+            ("DDD", 50.0, 0.015),
+        ]);
+        let plan = plan_day(
+            day(),
+            &preds,
+            &mkt,
+            &PortfolioState::new(100_000.0),
+            &ev_config(0.006),
+        );
+        let entered: Vec<&str> = plan.entries.iter().map(|e| e.ticker.as_str()).collect();
+        assert_eq!(entered, ["AAA", "BBB"], "{plan:?}");
+        let ev = plan.entries[0].expected_return.unwrap();
+        assert!((ev - 0.0148).abs() < 1e-12, "{ev}");
+        // The confidence shown is P(target).
+        assert_eq!(plan.entries[0].confidence, 0.35);
+        let refused: Vec<(&str, Vec<&str>)> = plan
+            .rejected
+            .iter()
+            .map(|(t, why)| (t.as_str(), why.iter().map(|r| r.code()).collect()))
+            .collect();
+        assert_eq!(
+            refused,
+            [
+                ("CCC", vec!["expected_return_too_low"]),
+                ("DDD", vec!["expected_return_too_low"])
+            ]
+        );
+    }
+
+    #[test]
+    fn signals_expected_value_gate_fills_free_slots_with_the_best() {
+        // 3 positions held: 2 free slots for 4 positive candidates.
+        let held = holding(&["H1", "H2", "H3"]);
+        let preds: Vec<Prediction> = [0.30, 0.36, 0.33, 0.31]
+            .iter()
+            .zip(["E1", "E2", "E3", "E4"])
+            .map(|(pt, t)| calibrated(t, [0.2, 0.8 - pt, *pt]))
+            .collect();
+        let mkt = market(&[
+            ("E1", 20.0, 0.015),
+            ("E2", 20.0, 0.015),
+            ("E3", 20.0, 0.015),
+            ("E4", 20.0, 0.015),
+            ("H1", 50.0, 0.015),
+            ("H2", 50.0, 0.015),
+            ("H3", 50.0, 0.015),
+        ]);
+        let plan = plan_day(day(), &preds, &mkt, &held, &ev_config(0.0));
+        let entered: Vec<&str> = plan.entries.iter().map(|e| e.ticker.as_str()).collect();
+        assert_eq!(entered, ["E2", "E3"]);
+        assert!(plan
+            .rejected
+            .iter()
+            .all(|(_, why)| why.iter().any(|r| r.code() == "too_many_positions")));
+    }
+
+    #[test]
+    fn signals_expected_value_gate_needs_the_models_timeout_return() {
+        let p = Prediction::from_probabilities("AAA", day(), "v1", [0.0, 0.1, 0.9]);
+        let plan = plan_day(
+            day(),
+            &[p],
+            &market(&[("AAA", 50.0, 0.015)]),
+            &PortfolioState::new(100_000.0),
+            &ev_config(0.0),
+        );
+        assert!(plan.entries.is_empty());
+        assert_eq!(plan.rejected[0].1[0].code(), "expected_return_too_low");
+    }
+
+    #[test]
+    fn signals_sell_flip_settings_decide_which_held_tickers_close() {
+        let held = holding(&["AAA", "BBB"]);
+        let preds = [
+            calibrated("AAA", [0.45, 0.40, 0.15]), // argmax SELL, P(stop) 0.45
+            calibrated("BBB", [0.38, 0.42, 0.20]), // argmax HOLD, P(stop) 0.38
+        ];
+        let mkt = market(&[("AAA", 50.0, 0.015), ("BBB", 50.0, 0.015)]);
+        let flips = |sell_flip| {
+            let config = RiskConfig {
+                sell_flip,
+                ..ev_config(1.0)
+            };
+            plan_day(day(), &preds, &mkt, &held, &config)
+                .flips
+                .iter()
+                .map(|f| f.ticker.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(flips(SellFlip::ArgMaxSell), ["AAA"]);
+        assert_eq!(
+            flips(SellFlip::StopProbabilityAbove { min: 0.35 }),
+            ["AAA", "BBB"]
+        );
+        assert!(flips(SellFlip::Off).is_empty());
     }
 }

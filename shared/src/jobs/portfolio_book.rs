@@ -231,6 +231,7 @@ pub async fn fill_entry(
         risk_pct: 0.0,
         reward_risk: 0.0,
         limited_by: crate::core::risk::SizeLimit::PositionCap,
+        expected_return: None,
     };
     let position = match after.open(&plan, open, pending.entry_date, &costs) {
         Ok(p) => p.clone(),

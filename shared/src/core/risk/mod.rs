@@ -7,12 +7,14 @@
 //! next. Rules and numbers: [`RiskConfig`]; stop/target and sizing: [`sizing`]; the rule
 //! checks and their boundaries: [`rules`]; prose: `docs/risk.md`.
 
+pub mod gate;
 pub mod rules;
 pub mod sizing;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use gate::{expected_return, EntryGate, SellFlip};
 pub use rules::Rejection;
 pub use sizing::{position_size, price_levels, PositionSize, PriceLevels, SizeLimit};
 
@@ -44,6 +46,10 @@ pub struct RiskConfig {
     pub max_positions: usize,
     /// No new entries while the drawdown from the equity peak is above this (0.15).
     pub max_drawdown: f64,
+    /// Which predictions may enter and in what order ([`gate`]).
+    pub entry_gate: EntryGate,
+    /// When the model's prediction closes a held position ([`gate`]).
+    pub sell_flip: SellFlip,
 }
 
 impl Default for RiskConfig {
@@ -60,6 +66,8 @@ impl Default for RiskConfig {
             min_reward_risk: 2.0,
             max_positions: 5,
             max_drawdown: 0.15,
+            entry_gate: EntryGate::SeedConfidence,
+            sell_flip: SellFlip::ArgMaxSell,
         }
     }
 }
@@ -78,6 +86,9 @@ pub struct Candidate {
     /// Daily volatility (the `volatility_20d` feature: std of 20 daily log returns);
     /// 0 or not finite when unknown.
     pub volatility_20d: f64,
+    /// Expected net return of the trade as planned ([`gate::expected_return`]), under the
+    /// expected-value gate; `None` under the seed's gate.
+    pub expected_return: Option<f64>,
 }
 
 /// An accepted entry: what to buy, how much, and where to get out.
@@ -103,6 +114,9 @@ pub struct TradePlan {
     /// `target_pct / stop_pct`.
     pub reward_risk: f64,
     pub limited_by: SizeLimit,
+    /// Expected net return at planning (the expected-value gate), a fraction.
+    #[serde(default)]
+    pub expected_return: Option<f64>,
 }
 
 /// The risk manager's answer for one candidate.
@@ -173,6 +187,7 @@ pub fn evaluate(candidate: &Candidate, state: &PortfolioState, config: &RiskConf
         risk_pct,
         reward_risk: levels.reward_risk,
         limited_by: size.limited_by,
+        expected_return: candidate.expected_return,
     })
 }
 
@@ -183,8 +198,8 @@ pub struct DayDecision {
     pub decision: Decision,
 }
 
-/// A day's candidates, ranked by confidence (highest first, then ticker A→Z, NaN last)
-/// and evaluated in that order; each accepted plan is booked into a working copy of
+/// A day's candidates, ranked by expected return when they have one, else by confidence
+/// (highest first, then ticker A→Z, NaN last) and evaluated in that order; each accepted plan is booked into a working copy of
 /// `state` at its entry estimate without costs before the next candidate, so slots, cash
 /// and already-held tickers run out as they would. Returned in ranked order.
 pub fn decide_day(
@@ -194,10 +209,11 @@ pub fn decide_day(
 ) -> Vec<DayDecision> {
     let mut ranked: Vec<&Candidate> = candidates.iter().collect();
     let key = |c: &Candidate| {
-        if c.confidence.is_nan() {
+        let v = c.expected_return.unwrap_or(c.confidence);
+        if v.is_nan() {
             f64::NEG_INFINITY
         } else {
-            c.confidence
+            v
         }
     };
     ranked.sort_by(|a, b| {
@@ -239,6 +255,7 @@ pub(crate) fn test_plan(ticker: &str, shares: u64, stop_pct: f64, target_pct: f6
         risk_pct: 0.0,
         reward_risk: target_pct / stop_pct,
         limited_by: SizeLimit::PositionCap,
+        expected_return: None,
     }
 }
 

@@ -13,7 +13,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::sizing::{PriceLevels, SizeLimit};
-use super::{Candidate, RiskConfig};
+use super::{Candidate, EntryGate, RiskConfig};
 use crate::core::features::Label;
 use crate::core::portfolio::PortfolioState;
 
@@ -30,6 +30,12 @@ pub enum Rejection {
     },
     ConfidenceTooLow {
         confidence: f64,
+        min: f64,
+    },
+    /// The expected-value gate: the trade's expected net return is not above the minimum
+    /// (or could not be computed: NaN).
+    ExpectedReturnTooLow {
+        expected_return: f64,
         min: f64,
     },
     InvalidEntryPrice {
@@ -83,6 +89,7 @@ impl Rejection {
         match self {
             Rejection::NotABuy { .. } => "not_a_buy",
             Rejection::ConfidenceTooLow { .. } => "confidence_too_low",
+            Rejection::ExpectedReturnTooLow { .. } => "expected_return_too_low",
             Rejection::InvalidEntryPrice { .. } => "invalid_entry_price",
             Rejection::AlreadyHeld { .. } => "already_held",
             Rejection::TooManyPositions { .. } => "too_many_positions",
@@ -115,6 +122,15 @@ impl fmt::Display for Rejection {
             Rejection::ConfidenceTooLow { confidence, min } => {
                 write!(f, "confidence {confidence:.4} is not above {min:.2}")
             }
+            Rejection::ExpectedReturnTooLow {
+                expected_return,
+                min,
+            } => write!(
+                f,
+                "expected net return {} is not above {}",
+                pct(*expected_return),
+                pct(*min)
+            ),
             Rejection::InvalidEntryPrice { entry } => {
                 write!(f, "entry price {entry} is not a positive number")
             }
@@ -173,21 +189,47 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// The candidate's own rules: a BUY, confident enough, with a usable entry price.
+/// The candidate's own rules, by the entry gate: the seed's (a BUY, confident enough) or
+/// the expected-value gate (expected net return and P(target) high enough); and a usable
+/// entry price.
 pub fn check_signal(candidate: &Candidate, config: &RiskConfig) -> Vec<Rejection> {
     let mut out = Vec::new();
-    if candidate.predicted != Label::Buy {
-        out.push(Rejection::NotABuy {
-            predicted: candidate.predicted,
-        });
-    }
-    // Strictly above; NaN fails.
-    let confident = candidate.confidence > config.min_confidence;
-    if !confident {
-        out.push(Rejection::ConfidenceTooLow {
-            confidence: candidate.confidence,
-            min: config.min_confidence,
-        });
+    match config.entry_gate {
+        EntryGate::SeedConfidence => {
+            if candidate.predicted != Label::Buy {
+                out.push(Rejection::NotABuy {
+                    predicted: candidate.predicted,
+                });
+            }
+            // Strictly above; NaN fails.
+            let confident = candidate.confidence > config.min_confidence;
+            if !confident {
+                out.push(Rejection::ConfidenceTooLow {
+                    confidence: candidate.confidence,
+                    min: config.min_confidence,
+                });
+            }
+        }
+        EntryGate::ExpectedValue {
+            min_expected_return,
+            min_target_probability,
+            ..
+        } => {
+            let ev = candidate.expected_return.unwrap_or(f64::NAN);
+            // Strictly above; NaN (no expected return) fails.
+            if !(ev > min_expected_return) {
+                out.push(Rejection::ExpectedReturnTooLow {
+                    expected_return: ev,
+                    min: min_expected_return,
+                });
+            }
+            if !(candidate.confidence >= min_target_probability) {
+                out.push(Rejection::ConfidenceTooLow {
+                    confidence: candidate.confidence,
+                    min: min_target_probability,
+                });
+            }
+        }
     }
     if !(candidate.entry_price > 0.0 && candidate.entry_price.is_finite()) {
         out.push(Rejection::InvalidEntryPrice {

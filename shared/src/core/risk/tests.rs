@@ -16,6 +16,7 @@ fn buy(ticker: &str) -> Candidate {
         confidence: 0.80,
         predicted: Label::Buy,
         volatility_20d: 0.015,
+        expected_return: None,
     }
 }
 
