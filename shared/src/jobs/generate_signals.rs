@@ -42,6 +42,7 @@ use crate::core::calendar::new_york_instant;
 use crate::core::exits::{self, ExitConfig};
 use crate::core::nyse;
 use crate::core::portfolio::{Costs, PortfolioError};
+use crate::core::risk::gate::GateSettingError;
 use crate::core::risk::RiskConfig;
 use crate::core::signals::{plan_day, MarketRow};
 use crate::jobs::portfolio_book::{self, BookError, Closed, Opened, Settled};
@@ -85,8 +86,26 @@ impl TradingConfig {
                 reason: format!("{starting_equity} is not a positive amount"),
             });
         }
+        let mut risk = RiskConfig::default();
+        if let Some(gate) = env.get("TFT_ENTRY_GATE") {
+            risk.entry_gate = gate
+                .parse()
+                .map_err(|e: GateSettingError| ConfigError::Invalid {
+                    name: "TFT_ENTRY_GATE",
+                    reason: e.to_string(),
+                })?;
+        }
+        if let Some(flip) = env.get("TFT_SELL_FLIP") {
+            risk.sell_flip = flip
+                .parse()
+                .map_err(|e: GateSettingError| ConfigError::Invalid {
+                    name: "TFT_SELL_FLIP",
+                    reason: e.to_string(),
+                })?;
+        }
         Ok(Self {
             starting_equity,
+            risk,
             ..Self::default()
         })
     }

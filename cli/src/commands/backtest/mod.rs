@@ -86,6 +86,14 @@ pub struct BacktestArgs {
     /// No progress bars or summary table (report files only).
     #[arg(long)]
     pub quiet: bool,
+    /// Entry gate of the model strategies: `seed` (arg-max BUY above 0.70) or
+    /// `ev[:MIN_EXPECTED_RETURN[:MIN_P_TARGET]]` (docs/risk.md). The rule strategy always
+    /// uses the seed's gate.
+    #[arg(long)]
+    pub gate: Option<shared::core::risk::EntryGate>,
+    /// When the model closes a held position: `argmax` (SELL arg-max), `stop:P` or `off`.
+    #[arg(long)]
+    pub sell_flip: Option<shared::core::risk::SellFlip>,
 }
 
 /// One strategy's run, named for the report.
@@ -147,6 +155,16 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     config.starting_cash = args.cash;
     config.costs.commission_bps = args.commission_bps;
     config.costs.slippage_bps = args.slippage_bps;
+    if let Some(gate) = args.gate {
+        config.risk.entry_gate = gate;
+    }
+    if let Some(flip) = args.sell_flip {
+        config.risk.sell_flip = flip;
+    }
+    // The rule strategy's calls are not probabilities: it keeps the seed's gate and flips.
+    let mut rules_config = config;
+    rules_config.risk.entry_gate = shared::core::risk::EntryGate::SeedConfidence;
+    rules_config.risk.sell_flip = shared::core::risk::SellFlip::ArgMaxSell;
 
     let models = match args.strategy {
         Strategy::Ensemble => Some(load::models(&args.models, args.from, args.to).await?),
@@ -175,7 +193,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
             runs.push(run_one(
                 &data,
                 &rule_strategy,
-                &config,
+                &rules_config,
                 "rules",
                 args.quiet,
             )?);
@@ -188,7 +206,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         None => runs.push(run_one(
             &data,
             &rule_strategy,
-            &config,
+            &rules_config,
             "rules",
             args.quiet,
         )?),

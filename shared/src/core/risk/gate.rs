@@ -117,6 +117,123 @@ pub fn expected_return(
     )
 }
 
+/// A setting that does not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{setting} {value:?}: {reason}")]
+pub struct GateSettingError {
+    pub setting: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+fn number(setting: &'static str, value: &str, text: &str) -> Result<f64, GateSettingError> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| GateSettingError {
+            setting,
+            value: value.to_string(),
+            reason: "not a finite number",
+        })
+}
+
+impl std::str::FromStr for EntryGate {
+    type Err = GateSettingError;
+
+    /// `seed` (the seed's 0.70 rule), or `ev[:MIN_EXPECTED_RETURN[:MIN_P_TARGET]]`
+    /// (fractions, e.g. `ev:0.002:0.25`; defaults 0 and 0).
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        const SETTING: &str = "entry gate";
+        let mut parts = value.trim().split(':');
+        match parts.next().map(str::trim) {
+            Some("seed") if parts.next().is_none() => Ok(EntryGate::SeedConfidence),
+            Some("ev") => {
+                let min = match parts.next() {
+                    Some(t) => number(SETTING, value, t)?,
+                    None => 0.0,
+                };
+                let p = match parts.next() {
+                    Some(t) => number(SETTING, value, t)?,
+                    None => 0.0,
+                };
+                if parts.next().is_some() || !(0.0..=1.0).contains(&p) {
+                    return Err(GateSettingError {
+                        setting: SETTING,
+                        value: value.to_string(),
+                        reason: "expected ev[:MIN_EXPECTED_RETURN[:MIN_P_TARGET in 0..1]]",
+                    });
+                }
+                Ok(EntryGate::ExpectedValue {
+                    min_expected_return: min,
+                    min_target_probability: p,
+                    round_trip_cost: DEFAULT_ROUND_TRIP_COST,
+                })
+            }
+            _ => Err(GateSettingError {
+                setting: SETTING,
+                value: value.to_string(),
+                reason: "expected `seed` or `ev[:MIN_EXPECTED_RETURN[:MIN_P_TARGET]]`",
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for SellFlip {
+    type Err = GateSettingError;
+
+    /// `argmax` (the seed's: a SELL arg-max closes), `stop:P` (calibrated P(stop) above
+    /// P) or `off`.
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        const SETTING: &str = "sell flip";
+        let v = value.trim();
+        match v.split_once(':') {
+            None if v == "argmax" => Ok(SellFlip::ArgMaxSell),
+            None if v == "off" => Ok(SellFlip::Off),
+            Some(("stop", p)) => {
+                let min = number(SETTING, value, p)?;
+                if (0.0..=1.0).contains(&min) {
+                    Ok(SellFlip::StopProbabilityAbove { min })
+                } else {
+                    Err(GateSettingError {
+                        setting: SETTING,
+                        value: value.to_string(),
+                        reason: "the probability must be in 0..1",
+                    })
+                }
+            }
+            _ => Err(GateSettingError {
+                setting: SETTING,
+                value: value.to_string(),
+                reason: "expected `argmax`, `stop:P` or `off`",
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for EntryGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntryGate::SeedConfidence => f.write_str("seed"),
+            EntryGate::ExpectedValue {
+                min_expected_return,
+                min_target_probability,
+                ..
+            } => write!(f, "ev:{min_expected_return}:{min_target_probability}"),
+        }
+    }
+}
+
+impl std::fmt::Display for SellFlip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SellFlip::ArgMaxSell => f.write_str("argmax"),
+            SellFlip::StopProbabilityAbove { min } => write!(f, "stop:{min}"),
+            SellFlip::Off => f.write_str("off"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +275,31 @@ mod tests {
         assert!(SellFlip::StopProbabilityAbove { min: 0.4 }.closes(&p, Label::Hold));
         assert!(!SellFlip::StopProbabilityAbove { min: 0.45 }.closes(&p, Label::Sell));
         assert!(!SellFlip::Off.closes(&p, Label::Sell));
+    }
+
+    #[test]
+    fn settings_parse_and_print_back() {
+        for text in ["seed", "ev:0.002:0.25", "ev:0:0"] {
+            let gate: EntryGate = text.parse().unwrap();
+            assert_eq!(gate.to_string().parse::<EntryGate>().unwrap(), gate);
+        }
+        assert_eq!(
+            "ev".parse::<EntryGate>().unwrap(),
+            EntryGate::expected_value(0.0)
+        );
+        assert_eq!(
+            "ev:0.003".parse::<EntryGate>().unwrap(),
+            EntryGate::expected_value(0.003)
+        );
+        for bad in ["", "seed:1", "ev:x", "ev:0:2", "ev:0:0:0", "max"] {
+            assert!(bad.parse::<EntryGate>().is_err(), "{bad}");
+        }
+        for text in ["argmax", "off", "stop:0.5"] {
+            let flip: SellFlip = text.parse().unwrap();
+            assert_eq!(flip.to_string(), text);
+        }
+        for bad in ["stop", "stop:1.5", "stop:nan", "sell"] {
+            assert!(bad.parse::<SellFlip>().is_err(), "{bad}");
+        }
     }
 }
