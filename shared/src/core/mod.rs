@@ -11,6 +11,7 @@ pub mod nyse;
 pub mod portfolio;
 pub mod prediction;
 pub mod price_history;
+pub mod promotion;
 pub mod risk;
 pub mod rules_strategy;
 pub mod sentiment;
