@@ -41,6 +41,9 @@ impl DatabaseConfig {
     }
 }
 
+/// The benchmark unless `TFT_BENCHMARK` says otherwise.
+pub const DEFAULT_BENCHMARK: &str = "SPY";
+
 /// What the price job fetches and how.
 #[derive(Debug, Clone)]
 pub struct PriceJobConfig {
@@ -58,6 +61,9 @@ pub struct PriceJobConfig {
     pub trending_window_days: i64,
     /// Mentions (distinct authors) a ticker needs to count as trending.
     pub trending_min_mentions: i64,
+    /// The market benchmark (SPY): fetched and stored with every scheduled run, read by
+    /// the market-regime features, never a candidate. `None`: no benchmark.
+    pub benchmark: Option<String>,
 }
 
 impl Default for PriceJobConfig {
@@ -70,6 +76,7 @@ impl Default for PriceJobConfig {
             trending_top_n: 10,
             trending_window_days: 3,
             trending_min_mentions: 5,
+            benchmark: Some(DEFAULT_BENCHMARK.to_string()),
         }
     }
 }
@@ -156,6 +163,7 @@ impl Config {
     /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `DATABASE_CA_CERT`, `TFT_WATCHLIST` (comma
     /// separated), `TFT_FETCH_CONCURRENCY`, `TFT_OVERLAP_DAYS`, `TFT_INITIAL_HISTORY_DAYS`,
     /// `TFT_TRENDING_TOP_N`, `TFT_TRENDING_DAYS`, `TFT_TRENDING_MIN_MENTIONS`,
+    /// `TFT_BENCHMARK` (default SPY; `none`: no benchmark),
     /// `TFT_EVENT_BUS_NAME`, `YAHOO_BASE_URL`, `YAHOO_TIMEOUT_SECS`, `YAHOO_MAX_RETRIES`.
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let database = DatabaseConfig::from_env(env)?;
@@ -194,6 +202,11 @@ impl Config {
                 "TFT_TRENDING_MIN_MENTIONS",
                 d.trending_min_mentions,
             )?,
+            benchmark: match env.get("TFT_BENCHMARK") {
+                None => d.benchmark,
+                Some(b) if b.trim().eq_ignore_ascii_case("none") => None,
+                Some(b) => Some(b.trim().to_ascii_uppercase()),
+            },
         };
 
         Ok(Self {
@@ -240,6 +253,16 @@ mod tests {
         assert_eq!(config.prices.watchlist, ["AAPL", "msft", "GME"]);
         assert_eq!(config.prices.concurrency, 8);
         assert_eq!(config.event_bus_name, None);
+        assert_eq!(config.prices.benchmark.as_deref(), Some("SPY"));
+    }
+
+    #[test]
+    fn the_benchmark_can_be_changed_or_switched_off() {
+        let url = ("DATABASE_URL", "postgres://localhost/tft");
+        let qqq = Config::from_env(&[url, ("TFT_BENCHMARK", " qqq ")]).unwrap();
+        assert_eq!(qqq.prices.benchmark.as_deref(), Some("QQQ"));
+        let none = Config::from_env(&[url, ("TFT_BENCHMARK", "none")]).unwrap();
+        assert_eq!(none.prices.benchmark, None);
     }
 
     #[test]

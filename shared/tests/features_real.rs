@@ -7,13 +7,19 @@ use std::path::PathBuf;
 use chrono::{Days, NaiveDate};
 use shared::adapters::price_csv::load_bars;
 use shared::core::features::{
-    ticker_features, triple_barrier_labels, BarrierConfig, DailySentiment, FeatureRow, Label,
-    FEATURE_SCHEMA,
+    ticker_features, triple_barrier_labels, universe_features, BarrierConfig, DailySentiment,
+    FeatureRow, Label, Market, FEATURE_SCHEMA, TICKER_FEATURES,
 };
 use shared::core::DailyBar;
 
 /// GME (2021 squeeze), AAPL (2020 split), NKLA (zero-volume runs), PLTR (short history).
 const TICKERS: [&str; 4] = ["GME", "AAPL", "NKLA", "PLTR"];
+
+/// SPY, 2019-2021 (the demo's benchmark, `data/sample/benchmark`).
+fn spy() -> Vec<DailyBar> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/sample/benchmark/SPY.csv");
+    load_bars(&path).unwrap()
+}
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/prices")
@@ -55,14 +61,14 @@ fn value(row: &FeatureRow, name: &str) -> f64 {
 
 #[test]
 fn one_finite_row_per_bar_in_schema_order() {
-    assert_eq!(FEATURE_SCHEMA.len(), 31);
+    assert_eq!(FEATURE_SCHEMA.len(), 56);
     for ticker in TICKERS {
         let bars = bars(ticker);
         let rows = ticker_features(ticker, &bars, &sentiment(ticker));
         assert_eq!(rows.len(), bars.len(), "{ticker}");
         for (row, bar) in rows.iter().zip(&bars) {
             assert_eq!((row.ticker.as_str(), row.date), (ticker, bar.date));
-            assert_eq!(row.values.len(), FEATURE_SCHEMA.len());
+            assert_eq!(row.values.len(), TICKER_FEATURES);
             for (name, v) in FEATURE_SCHEMA.names.iter().zip(&row.values) {
                 assert!(v.is_finite(), "{ticker} {} {name} = {v}", row.date);
             }
@@ -195,6 +201,87 @@ fn features_of_day_d_ignore_everything_after_d() {
             // Serving computes on the bars up to D only: the same rows.
             let truncated = ticker_features(ticker, &bars[..=d], &sentiment2);
             assert_eq!(truncated, rows[..=d].to_vec(), "{ticker} D={d}");
+        }
+    }
+}
+
+/// The four tickers with their sentiment, as the export and the backtester pass them.
+fn universe_inputs() -> (
+    Vec<(String, Vec<DailyBar>)>,
+    std::collections::BTreeMap<String, Vec<DailySentiment>>,
+) {
+    let prices = TICKERS.map(|t| (t.to_string(), bars(t))).to_vec();
+    let sentiment = TICKERS.map(|t| (t.to_string(), sentiment(t))).into();
+    (prices, sentiment)
+}
+
+fn from_2019() -> NaiveDate {
+    date("2019-01-02")
+}
+
+#[test]
+fn the_full_schema_on_real_tickers_with_spy() {
+    let (prices, sentiment) = universe_inputs();
+    let market = Market::new(spy(), TICKERS);
+    let (rows, offsets) = universe_features(&prices, &sentiment, &market, from_2019());
+    for ((ticker, bars), (rows, offset)) in prices.iter().zip(rows.iter().zip(&offsets)) {
+        assert_eq!(rows.len(), bars.len() - offset, "{ticker}");
+        for row in rows {
+            assert_eq!(row.values.len(), FEATURE_SCHEMA.len());
+            for (name, v) in FEATURE_SCHEMA.names.iter().zip(&row.values) {
+                assert!(v.is_finite(), "{ticker} {} {name} = {v}", row.date);
+            }
+        }
+    }
+    let gme = &rows[0];
+    // 2020-03-16, the COVID crash: SPY below its 200-day SMA, down ~25 % in 20 days.
+    let crash = row_on(gme, "2020-03-16");
+    assert_eq!(value(crash, "regime_ready"), 1.0);
+    assert_eq!(value(crash, "market_above_sma_200"), 0.0);
+    assert!(value(crash, "market_return_20d") < -0.2);
+    // 2021-01-27: GME's 20-day return and volatility are the universe's highest.
+    let peak = row_on(gme, "2021-01-27");
+    assert_eq!(value(peak, "rank_return_20d"), 1.0);
+    assert_eq!(value(peak, "rank_volatility_20d"), 1.0);
+    // GME has no sector in the committed map; AAPL's sector has a single ticker here.
+    assert_eq!(value(peak, "sector_ready"), 0.0);
+    // The candle of 2021-01-27: open 88.71, high 95, low 62.25, close 86.88.
+    assert!((value(peak, "candle_body") - (86.877502 / 88.707497 - 1.0)).abs() < 1e-12);
+    assert!((value(peak, "close_location") - (86.877502 - 62.25) / 32.75).abs() < 1e-12);
+}
+
+#[test]
+fn the_market_block_of_day_d_ignores_everything_after_d() {
+    let (prices, sentiment) = universe_inputs();
+    let spy = spy();
+    let base = universe_features(&prices, &sentiment, &Market::new(spy.clone(), TICKERS), from_2019()).0;
+    for d in ["2020-03-16", "2020-11-02", "2021-01-27"] {
+        let cut = date(d);
+        // Every ticker's and the benchmark's bars after D altered.
+        let alter = |bars: &[DailyBar]| -> Vec<DailyBar> {
+            let k = bars.partition_point(|b| b.date <= cut);
+            let no_sentiment: [DailySentiment; 0] = [];
+            alter_after(bars, &no_sentiment, k.saturating_sub(1)).0
+        };
+        let prices2: Vec<_> = prices.iter().map(|(t, b)| (t.clone(), alter(b))).collect();
+        let market2 = Market::new(alter(&spy), TICKERS);
+        let altered = universe_features(&prices2, &sentiment, &market2, from_2019()).0;
+        // Serving computes on D's bars only.
+        let cut_prices: Vec<_> = prices
+            .iter()
+            .map(|(t, b)| (t.clone(), b.iter().filter(|b| b.date <= cut).copied().collect()))
+            .collect();
+        let cut_spy: Vec<_> = spy.iter().filter(|b| b.date <= cut).copied().collect();
+        let truncated =
+            universe_features(&cut_prices, &sentiment, &Market::new(cut_spy, TICKERS), from_2019()).0;
+        for t in 0..TICKERS.len() {
+            let upto = |rows: &[FeatureRow]| -> Vec<Vec<u64>> {
+                rows.iter().filter(|r| r.date <= cut).map(bits).collect()
+            };
+            assert_eq!(upto(&base[t]), upto(&altered[t]), "{} D={d}", TICKERS[t]);
+            assert_eq!(upto(&base[t]), upto(&truncated[t]), "{} D={d}", TICKERS[t]);
+            let after = |rows: &[FeatureRow]| rows.iter().find(|r| r.date > cut).map(bits);
+            assert_ne!(after(&base[t]), after(&altered[t]), "{} D={d}", TICKERS[t]);
         }
     }
 }

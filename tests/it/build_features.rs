@@ -1,6 +1,7 @@
 //! build-features on real bars and Reddit rows: the stored rows equal what the pure
-//! feature function computes from the same inputs (no training/serving skew), a re-run
-//! writes nothing, and features.built reaches the bus.
+//! feature function computes from the same inputs (no training/serving skew), the
+//! benchmark gets no row but feeds the regime, a ticker outside the universe is ranked
+//! against it, a re-run writes nothing, and features.built reaches the bus.
 
 use std::path::PathBuf;
 
@@ -9,16 +10,20 @@ use integration_tests::{eventbridge_client, CapturedBus, TestDb};
 use shared::adapters::eventbridge::EventPublisher;
 use shared::adapters::reddit_store::{self, PostType, RedditRow};
 use shared::adapters::{feature_store, price_csv, price_store};
-use shared::core::features::{ticker_features, DailySentiment, FEATURE_SCHEMA};
+use shared::core::features::{universe_features, DailySentiment, Market, FEATURE_SCHEMA};
 use shared::core::mention_sentiment::{aggregate, ScoredItem, SentimentWindow};
 use shared::jobs::build_features::{BuildFeatures, FEATURES_BUILT};
 use shared::jobs::scheduled::DailyRun;
 use shared::jobs::scrape_prices::price_rows;
 
 fn fixture_bars(ticker: &str) -> Vec<shared::core::DailyBar> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/tests/fixtures/prices")
-        .join(format!("{ticker}.csv"));
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let path = if ticker == "SPY" {
+        root.join("../data/sample/benchmark/SPY.csv")
+    } else {
+        root.join("../shared/tests/fixtures/prices")
+            .join(format!("{ticker}.csv"))
+    };
     price_csv::load_bars(&path).unwrap()
 }
 
@@ -48,7 +53,7 @@ async fn stored_features_equal_the_pure_function_and_a_rerun_writes_nothing() {
     let test_db = TestDb::new().await;
     let day = NaiveDate::from_ymd_opt(2021, 1, 27).unwrap();
     let client = test_db.pool.get().await.unwrap();
-    for ticker in ["GME", "AAPL"] {
+    for ticker in ["GME", "AAPL", "PLTR", "SPY"] {
         let bars = fixture_bars(ticker);
         price_store::upsert_prices(&**client, &price_rows(ticker, &bars, 0))
             .await
@@ -74,6 +79,9 @@ async fn stored_features_equal_the_pure_function_and_a_rerun_writes_nothing() {
             bus.bus_name.clone(),
         )),
         concurrency: 2,
+        // PLTR is outside the universe (a trending name): ranked against it, not in it.
+        universe: vec!["GME".into(), "aapl".into()],
+        benchmark: Some("SPY".into()),
     };
     let run = DailyRun {
         trading_date: day,
@@ -87,21 +95,24 @@ async fn stored_features_equal_the_pure_function_and_a_rerun_writes_nothing() {
     .await
     .unwrap();
     let first = job.handle(&run).await.unwrap();
-    assert_eq!(first.tickers_ok, ["AAPL", "GME"]);
-    assert!(first.rows_inserted >= 2 * 40, "{first:?}");
+    assert_eq!(first.tickers_ok, ["AAPL", "GME", "PLTR"]);
+    assert!(first.rows_inserted >= 3 * 40, "{first:?}");
 
     // The same inputs through the pure path.
     let hash = FEATURE_SCHEMA.hash();
     let stored = feature_store::load_features(&**client, &hash, day, day)
         .await
         .unwrap();
-    assert_eq!(stored.len(), 2);
-    for row in &stored {
-        let bars: Vec<_> = fixture_bars(&row.ticker)
+    assert_eq!(stored.len(), 3, "SPY is the benchmark, never a row");
+    let tickers = ["AAPL", "GME", "PLTR"];
+    let mut prices = Vec::new();
+    let mut sentiment = std::collections::BTreeMap::new();
+    for ticker in tickers {
+        let bars: Vec<_> = fixture_bars(ticker)
             .into_iter()
             .filter(|b| b.date <= day)
             .collect();
-        let mut sentiment = Vec::new();
+        let mut daily = Vec::new();
         for d in [NaiveDate::from_ymd_opt(2021, 1, 26).unwrap(), day] {
             let window = SentimentWindow::for_trading_date(d);
             let items: Vec<ScoredItem> = reddit
@@ -115,23 +126,43 @@ async fn stored_features_equal_the_pure_function_and_a_rerun_writes_nothing() {
                     created_at: r.created_at,
                 })
                 .collect();
-            sentiment.extend(
+            daily.extend(
                 aggregate(&items, &window)
                     .iter()
-                    .filter(|t| t.ticker == row.ticker)
+                    .filter(|t| t.ticker == ticker)
                     .map(DailySentiment::from),
             );
         }
-        let expected = ticker_features(&row.ticker, &bars, &sentiment)
-            .pop()
-            .unwrap();
-        assert_eq!(expected.date, day);
+        sentiment.insert(ticker.to_string(), daily);
+        prices.push((ticker.to_string(), bars));
+    }
+    let spy: Vec<_> = fixture_bars("SPY")
+        .into_iter()
+        .filter(|b| b.date <= day)
+        .collect();
+    let market = Market::new(spy, ["AAPL", "GME"]);
+    let (expected, _) = universe_features(&prices, &sentiment, &market, day);
+    for (row, expected) in stored.iter().zip(&expected) {
+        let expected = expected.last().unwrap();
+        assert_eq!((&row.ticker, expected.date), (&expected.ticker, day));
         assert_eq!(
             row.values, expected.values,
             "{} differs from the pure features",
             row.ticker
         );
+        assert_eq!(row.get("regime_ready"), Some(1.0), "{}", row.ticker);
     }
+    // Two universe members: each is ranked against the other only (0 or 1, or 0.5 on a
+    // tie); PLTR, outside, against both.
+    let rank = |t: &str| {
+        stored
+            .iter()
+            .find(|r| r.ticker == t)
+            .and_then(|r| r.get("rank_return_20d"))
+            .unwrap()
+    };
+    assert_eq!(rank("AAPL") + rank("GME"), 1.0);
+    assert!([0.0, 0.5, 1.0].contains(&rank("PLTR")));
     let gme = stored.iter().find(|r| r.ticker == "GME").unwrap();
     assert_eq!(
         gme.get("mention_count"),

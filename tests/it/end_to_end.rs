@@ -198,6 +198,8 @@ async fn end_to_end_recorded_prices_and_posts_to_delivered_notifications() {
         pool: db.pool.clone(),
         events: events(),
         concurrency: 2,
+        universe: Vec::new(),
+        benchmark: Some("SPY".into()),
     }
     .handle(&DailyRun {
         trading_date: d,

@@ -93,6 +93,8 @@ async fn features_for_the_day(db: &TestDb) {
         pool: db.pool.clone(),
         events: None,
         concurrency: 2,
+        universe: Vec::new(),
+        benchmark: Some("SPY".into()),
     };
     let built = build
         .handle(&DailyRun {

@@ -45,6 +45,8 @@ fn job(test_db: &TestDb, yahoo: &MockServer, watchlist: &[&str]) -> ScrapePrices
         concurrency: 3,
         overlap_days: 7,
         initial_history_days: 20 * 366,
+        // The recorded responses have no SPY; the benchmark's own test sets it.
+        benchmark: None,
         ..PriceJobConfig::default()
     };
     ScrapePrices::new(test_db.pool.clone(), yahoo, config)
@@ -340,4 +342,12 @@ async fn trending_tickers_join_the_watchlist_and_a_manual_run_names_its_own() {
     };
     let (universe, _) = job.universe(&manual).await;
     assert_eq!(universe.tickers().collect::<Vec<_>>(), ["NVDA"]);
+
+    // The benchmark joins every scheduled run (stored for the regime features).
+    job.config.benchmark = Some("SPY".into());
+    let (universe, _) = job.universe(&daily).await;
+    assert_eq!(
+        universe.tickers().collect::<Vec<_>>(),
+        ["GME", "MSFT", "SPY", "TSLA"]
+    );
 }

@@ -19,11 +19,12 @@ pub async fn run(
     models: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     eprintln!("== build-features {date}");
-    let features = BuildFeatures {
-        pool: db::connect_pool(&config.database)?,
-        events: event_publisher(config).await,
-        concurrency: config.database.max_connections,
-    };
+    let features = BuildFeatures::new(
+        db::connect_pool(&config.database)?,
+        event_publisher(config).await,
+        config.database.max_connections,
+        &config.prices,
+    );
     let run = DailyRun {
         trading_date: date,
         tickers: tickers.clone(),

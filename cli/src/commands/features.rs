@@ -8,9 +8,10 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use shared::adapters::{db, feature_store, price_csv, price_store, reddit_archive};
-use shared::config::{DatabaseConfig, ProcessEnv};
+use shared::config::{Config, ProcessEnv};
+use shared::core::universe::Universe;
 use shared::core::features::training::{daily_sentiment_by_ticker, training_set, write_csv};
-use shared::core::features::{BarrierConfig, DailySentiment};
+use shared::core::features::{BarrierConfig, DailySentiment, Market};
 use shared::core::mention_sentiment::ScoredItem;
 use shared::jobs::reddit_rows::score_item;
 
@@ -28,7 +29,13 @@ pub struct ExportArgs {
     /// Reddit dumps (any format `tft import-reddit` reads); none: no mentions anywhere.
     #[arg(long, num_args = 1..)]
     posts: Vec<PathBuf>,
-    /// Read bars and daily sentiment from DATABASE_URL instead of files.
+    /// The benchmark's daily bars (SPY) for the market-regime features; without it they
+    /// are 0 with `regime_ready` 0. Its ticker (the file stem) is never part of the
+    /// universe, even if the prices directory holds it.
+    #[arg(long, conflicts_with = "from_db")]
+    benchmark: Option<PathBuf>,
+    /// Read bars and daily sentiment from DATABASE_URL instead of files (the universe is
+    /// TFT_WATCHLIST, or every stored ticker; the benchmark is TFT_BENCHMARK's stored bars).
     #[arg(long, conflicts_with_all = ["prices", "posts"])]
     from_db: bool,
     #[arg(long)]
@@ -73,20 +80,30 @@ pub(crate) fn scored_items(files: &[PathBuf]) -> anyhow::Result<Vec<ScoredItem>>
     Ok(items)
 }
 
-async fn from_database(
-    to: NaiveDate,
-) -> anyhow::Result<(
+/// What the export reads: bars by ticker, daily sentiment by ticker, and the market
+/// (benchmark bars and the universe).
+type Loaded = (
     Vec<(String, Vec<shared::core::DailyBar>)>,
     BTreeMap<String, Vec<DailySentiment>>,
-)> {
-    let pool = db::connect_pool(&DatabaseConfig::from_env(&ProcessEnv)?)?;
+    Market,
+);
+
+async fn from_database(to: NaiveDate) -> anyhow::Result<Loaded> {
+    let config = Config::from_env(&ProcessEnv)?;
+    let pool = db::connect_pool(&config.database)?;
     let client = pool.get().await?;
     let mut prices = Vec::new();
     let mut sentiment = BTreeMap::new();
     let horizon = chrono::Days::new(30);
+    let benchmark_ticker = config.prices.benchmark.clone();
+    let mut benchmark = Vec::new();
     for ticker in price_store::stored_tickers(&**client).await? {
         let mut bars = price_store::load_bars(&**client, &ticker).await?;
         bars.retain(|b| b.date <= to + horizon);
+        if benchmark_ticker.as_deref() == Some(ticker.as_str()) {
+            benchmark = bars;
+            continue;
+        }
         let daily: Vec<DailySentiment> =
             feature_store::ticker_sentiment_until(&**client, &ticker, to)
                 .await?
@@ -97,7 +114,28 @@ async fn from_database(
         sentiment.insert(ticker.clone(), daily);
         prices.push((ticker, bars));
     }
-    Ok((prices, sentiment))
+    let (watchlist, _) = Universe::from_watchlist(&config.prices.watchlist);
+    let universe: Vec<String> = if watchlist.is_empty() {
+        prices.iter().map(|(t, _)| t.clone()).collect()
+    } else {
+        watchlist
+            .tickers()
+            .filter(|t| benchmark_ticker.as_deref() != Some(*t))
+            .map(str::to_string)
+            .collect()
+    };
+    Ok((prices, sentiment, Market::new(benchmark, universe)))
+}
+
+/// The benchmark's bars and ticker (the file stem, upper case).
+fn load_benchmark(path: &Path) -> anyhow::Result<(String, Vec<shared::core::DailyBar>)> {
+    let bars = price_csv::load_bars(path)
+        .with_context(|| format!("reading the benchmark {}", path.display()))?;
+    let ticker = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_uppercase())
+        .unwrap_or_else(|| "BENCHMARK".into());
+    Ok((ticker, bars))
 }
 
 async fn export(args: ExportArgs) -> anyhow::Result<()> {
@@ -107,27 +145,47 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
         args.from,
         args.to
     );
-    let (prices, sentiment) = if args.from_db {
+    let (prices, sentiment, market) = if args.from_db {
         from_database(args.to).await?
     } else {
         let dir = args
             .prices
             .as_deref()
             .context("--prices DIR is required without --from-db")?;
-        let prices = price_csv::load_dir(dir)?;
+        let mut prices = price_csv::load_dir(dir)?;
+        let benchmark = match &args.benchmark {
+            Some(path) => {
+                let (ticker, bars) = load_benchmark(path)?;
+                // The benchmark is the market, never a candidate (the dev data keeps
+                // SPY.csv among the stocks).
+                prices.retain(|(t, _)| !t.eq_ignore_ascii_case(&ticker));
+                bars
+            }
+            None => Vec::new(),
+        };
         let items = scored_items(&args.posts)?;
         // Aggregates start early enough for the 5-day sentiment averages of `from`.
         let since = args
             .from
             .checked_sub_days(chrono::Days::new(14))
             .unwrap_or(args.from);
-        (prices, daily_sentiment_by_ticker(&items, since, args.to))
+        // The universe: every ticker of the directory (the manifest records it).
+        let market = Market::new(benchmark, prices.iter().map(|(t, _)| t.clone()));
+        (
+            prices,
+            daily_sentiment_by_ticker(&items, since, args.to),
+            market,
+        )
     };
     let barrier = BarrierConfig {
         target: args.target,
         ..BarrierConfig::default()
     };
-    let (rows, info) = training_set(&prices, &sentiment, args.from, args.to, &barrier);
+    let (rows, info) = training_set(&prices, &sentiment, &market, args.from, args.to, &barrier);
+    anyhow::ensure!(
+        rows.iter().all(|r| r.values.iter().all(|v| v.is_finite())),
+        "a non-finite feature value (a bug: every feature is finite by construction)"
+    );
     write_files(&args.out, &rows, &info)?;
     println!("{}", serde_json::to_string_pretty(&info)?);
     Ok(())
@@ -163,6 +221,7 @@ mod tests {
         export(ExportArgs {
             prices: Some(repo("shared/tests/fixtures/prices")),
             posts: vec![repo("data/sample/reddit/wsb_comments_2021-11_12.csv")],
+            benchmark: Some(repo("data/sample/benchmark/SPY.csv")),
             from_db: false,
             from: "2021-11-01".parse().unwrap(),
             to: "2021-12-31".parse().unwrap(),
@@ -184,6 +243,14 @@ mod tests {
         );
         // GME is in the bundled comments: some of its rows carry mentions.
         assert!(meta["rows_with_mentions"].as_u64().unwrap() > 0, "{meta}");
+        // The universe is the directory's tickers; SPY (2019-) is warmed up by 2021-11.
+        assert_eq!(
+            meta["universe"],
+            serde_json::json!(["AAPL", "GME", "NKLA", "PLTR"])
+        );
+        assert_eq!(meta["rows_with_regime"], meta["rows"]);
+        let header = csv.lines().next().unwrap();
+        assert!(header.contains(",rank_return_20d,"), "{header}");
         assert!(csv
             .lines()
             .skip(1)

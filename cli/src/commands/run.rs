@@ -147,11 +147,12 @@ pub async fn run(function: Function) -> anyhow::Result<()> {
         }
         Function::ScrapeReddit { at } => super::reddit::scrape(at).await?,
         Function::BuildFeatures { date, tickers } => {
-            let job = BuildFeatures {
-                pool: db::connect_pool(&config.database)?,
-                events: event_publisher(&config).await,
-                concurrency: config.database.max_connections,
-            };
+            let job = BuildFeatures::new(
+                db::connect_pool(&config.database)?,
+                event_publisher(&config).await,
+                config.database.max_connections,
+                &config.prices,
+            );
             let run = DailyRun {
                 trading_date: date.unwrap_or_else(today_in_new_york),
                 tickers,

@@ -16,11 +16,12 @@ async fn main() -> Result<(), Error> {
         pool,
         events,
     } = FunctionContext::from_env().await?;
-    let job = BuildFeatures {
+    let job = BuildFeatures::new(
         pool,
         events,
-        concurrency: config.database.max_connections,
-    };
+        config.database.max_connections,
+        &config.prices,
+    );
     let job = &job;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -145,13 +145,19 @@ impl ScrapePrices {
         self
     }
 
-    /// The tickers of a run: those the event names, else the watchlist plus trending.
+    /// The tickers of a run: those the event names, else the watchlist plus trending plus
+    /// the benchmark (SPY: stored for the market-regime features, never a candidate).
     pub async fn universe(&self, run: &DailyRun) -> (Universe, Vec<String>) {
         if let Some(tickers) = &run.tickers {
             let (u, rejected) = Universe::from_watchlist(tickers);
             return (u, rejected.into_iter().map(|e| e.to_string()).collect());
         }
-        let (mut universe, rejected) = Universe::from_watchlist(&self.config.watchlist);
+        let (mut universe, rejected) = Universe::from_watchlist(
+            self.config
+                .watchlist
+                .iter()
+                .chain(self.config.benchmark.as_ref()),
+        );
         let mut rejected: Vec<String> = rejected.into_iter().map(|e| e.to_string()).collect();
         if let Some(source) = &self.trending {
             match source.trending(run.trading_date).await {

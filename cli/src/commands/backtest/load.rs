@@ -12,14 +12,13 @@ use shared::adapters::price_csv;
 use shared::core::backtest::{check_out_of_sample, ModelWindow, RawInputs};
 use shared::core::features::BarrierConfig;
 use shared::core::nyse;
-use shared::core::DailyBar;
 
 use super::BacktestArgs;
 use crate::commands::features::scored_items;
 
 pub struct Inputs {
+    /// Bars, posts and the benchmark's bars (the market regime features read them).
     pub raw: RawInputs,
-    pub benchmark: Vec<DailyBar>,
     pub benchmark_ticker: String,
 }
 
@@ -42,8 +41,11 @@ pub fn inputs(args: &BacktestArgs) -> anyhow::Result<Inputs> {
         .filter(|(ticker, _)| !ticker.eq_ignore_ascii_case(&benchmark_ticker))
         .collect();
     Ok(Inputs {
-        raw: RawInputs { prices, items },
-        benchmark,
+        raw: RawInputs {
+            prices,
+            items,
+            benchmark,
+        },
         benchmark_ticker,
     })
 }

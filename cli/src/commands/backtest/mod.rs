@@ -180,7 +180,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         args.prices.display(),
         args.to
     );
-    let benchmark = backtest::benchmark::buy_and_hold(&inputs.benchmark, &config)
+    let benchmark = backtest::benchmark::buy_and_hold(&inputs.raw.benchmark, &config)
         .with_context(|| format!("{} has no bar in the test window", args.benchmark.display()))?;
 
     let rule_strategy = rules(&args);

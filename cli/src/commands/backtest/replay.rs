@@ -137,6 +137,7 @@ mod tests {
         let raw = RawInputs {
             prices: price_csv::load_dir(&repo("data/sample/prices")).unwrap(),
             items: Vec::new(),
+            benchmark: price_csv::load_bars(&repo("data/sample/benchmark/SPY.csv")).unwrap(),
         };
         let config =
             BacktestConfig::new("2020-03-02".parse().unwrap(), "2020-03-13".parse().unwrap());

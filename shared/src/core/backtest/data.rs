@@ -6,18 +6,21 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use crate::core::features::training::daily_sentiment_by_ticker;
-use crate::core::features::{ticker_features, DailySentiment, FeatureRow};
+use crate::core::features::{universe_features, DailySentiment, FeatureRow, Market};
 use crate::core::mention_sentiment::ScoredItem;
 use crate::core::nyse;
 use crate::core::prediction::SEQUENCE_DAYS;
 use crate::core::DailyBar;
 
 /// What a backtest reads, before any feature is computed: split-adjusted daily bars per
-/// ticker (date order) and the scored Reddit items (any order).
+/// ticker (date order), the scored Reddit items (any order) and the benchmark's bars
+/// (SPY, date order; empty: no market regime). The tickers of `prices` are the universe
+/// the cross-sectional features rank over.
 #[derive(Debug, Clone, Default)]
 pub struct RawInputs {
     pub prices: Vec<(String, Vec<DailyBar>)>,
     pub items: Vec<ScoredItem>,
+    pub benchmark: Vec<DailyBar>,
 }
 
 /// One ticker's bars and feature rows (same length, same dates), trimmed to the test
@@ -49,37 +52,48 @@ const SENTIMENT_LEAD_DAYS: u64 = 14;
 impl MarketData {
     /// Features for every ticker over its whole history (indicators need it), keeping
     /// the rows from [`SEQUENCE_DAYS`] trading days before `from` up to `to`: the row of
-    /// day D reads bars `<= D` and aggregates of trading days `<= D` only.
+    /// day D reads bars `<= D` (the benchmark's too), aggregates of trading days `<= D`,
+    /// and the other tickers' rows of day D only.
     pub fn build(raw: &RawInputs, from: NaiveDate, to: NaiveDate) -> Self {
         let keep_from = nyse::add_trading_days(from, -(SEQUENCE_DAYS as i64 + 5));
         let since = keep_from
             .checked_sub_days(chrono::Days::new(SENTIMENT_LEAD_DAYS))
             .unwrap_or(keep_from);
         let sentiment = daily_sentiment_by_ticker(&raw.items, since, to);
-        Self::from_sentiment(&raw.prices, &sentiment, keep_from, to)
+        Self::from_sentiment(raw, &sentiment, keep_from, to)
     }
 
     fn from_sentiment(
-        prices: &[(String, Vec<DailyBar>)],
+        raw: &RawInputs,
         sentiment: &BTreeMap<String, Vec<DailySentiment>>,
         keep_from: NaiveDate,
         to: NaiveDate,
     ) -> Self {
-        let none = Vec::new();
-        let mut tickers: Vec<TickerData> = prices
+        // Bars after `to` are never read (as if the run happened on `to`).
+        let prices: Vec<(String, Vec<DailyBar>)> = raw
+            .prices
             .iter()
-            .filter_map(|(ticker, bars)| {
+            .map(|(ticker, bars)| {
                 let end = bars.partition_point(|b| b.date <= to);
-                let bars = &bars[..end];
-                let start = bars.partition_point(|b| b.date < keep_from);
-                if start == end {
+                (ticker.clone(), bars[..end].to_vec())
+            })
+            .collect();
+        let market = Market::new(
+            raw.benchmark.clone(),
+            prices.iter().map(|(t, _)| t.clone()),
+        );
+        let (rows, offsets) = universe_features(&prices, sentiment, &market, keep_from);
+        let mut tickers: Vec<TickerData> = prices
+            .into_iter()
+            .zip(rows.into_iter().zip(offsets))
+            .filter_map(|((ticker, bars), (features, start))| {
+                if start == bars.len() {
                     return None;
                 }
-                let rows = ticker_features(ticker, bars, sentiment.get(ticker).unwrap_or(&none));
                 Some(TickerData {
-                    ticker: ticker.clone(),
+                    ticker,
                     bars: bars[start..].to_vec(),
-                    features: rows[start..].to_vec(),
+                    features,
                 })
             })
             .collect();
@@ -99,37 +113,37 @@ impl MarketData {
     }
 }
 
-/// The probe's alteration of the future: every bar dated after `date` gets its prices
+/// The probe's alteration of the future: every bar dated after `date` (the benchmark's
+/// too) gets its prices
 /// scaled by a factor that alternates 1.37 / 0.71 (gaps, new highs and lows, different
 /// indicators) and its volume ×3 + 1; every item created at or after `date`'s 16:30
 /// cutoff (so not yet known when `date`'s signals are made) has its sentiment negated
 /// (0 becomes 0.9) and gains a twin from a new author (mention counts double).
 pub fn alter_after(raw: &RawInputs, date: NaiveDate) -> RawInputs {
+    let alter = |bars: &[DailyBar]| -> Vec<DailyBar> {
+        bars.iter()
+            .scan(0usize, |k, b| {
+                if b.date <= date {
+                    return Some(*b);
+                }
+                *k += 1;
+                let f = if *k % 2 == 1 { 1.37 } else { 0.71 };
+                Some(DailyBar {
+                    open: b.open * f,
+                    high: b.high * f,
+                    low: b.low * f,
+                    close: b.close * f,
+                    adjusted_close: b.adjusted_close * f,
+                    volume: b.volume.saturating_mul(3).saturating_add(1),
+                    ..*b
+                })
+            })
+            .collect()
+    };
     let prices = raw
         .prices
         .iter()
-        .map(|(ticker, bars)| {
-            let altered = bars
-                .iter()
-                .scan(0usize, |k, b| {
-                    if b.date <= date {
-                        return Some(*b);
-                    }
-                    *k += 1;
-                    let f = if *k % 2 == 1 { 1.37 } else { 0.71 };
-                    Some(DailyBar {
-                        open: b.open * f,
-                        high: b.high * f,
-                        low: b.low * f,
-                        close: b.close * f,
-                        adjusted_close: b.adjusted_close * f,
-                        volume: b.volume.saturating_mul(3).saturating_add(1),
-                        ..*b
-                    })
-                })
-                .collect();
-            (ticker.clone(), altered)
-        })
+        .map(|(ticker, bars)| (ticker.clone(), alter(bars)))
         .collect();
     let cutoff = crate::core::mention_sentiment::SentimentWindow::for_trading_date(date).cutoff;
     let mut items = Vec::with_capacity(raw.items.len());
@@ -154,5 +168,9 @@ pub fn alter_after(raw: &RawInputs, date: NaiveDate) -> RawInputs {
             ..item.clone()
         });
     }
-    RawInputs { prices, items }
+    RawInputs {
+        prices,
+        items,
+        benchmark: alter(&raw.benchmark),
+    }
 }

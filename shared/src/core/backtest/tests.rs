@@ -97,6 +97,7 @@ fn market(tickers: &[(&str, Vec<DailyBar>)]) -> (RawInputs, BacktestConfig) {
             .map(|(t, b)| (t.to_string(), b.clone()))
             .collect(),
         items: Vec::new(),
+        benchmark: Vec::new(),
     };
     let d = days(50);
     (raw, BacktestConfig::new(d[34], d[49]))
@@ -313,8 +314,12 @@ impl Predictor for Honest {
         Ok(windows
             .iter()
             .map(|w| {
-                let r1 = w.latest().unwrap().get("return_1d").unwrap();
-                let p = if r1 < -0.01 {
+                let row = w.latest().unwrap();
+                let r1 = row.get("return_1d").unwrap();
+                // The cross-sectional block too: the probe covers the other tickers' rows.
+                let laggard = row.get("rank_return_5d").unwrap() < 0.2
+                    && row.get("breadth_above_sma_50").unwrap() >= 0.0;
+                let p = if r1 < -0.01 || laggard {
                     [0.05, 0.15, 0.8]
                 } else {
                     [0.0, 1.0, 0.0]
@@ -373,6 +378,7 @@ fn walks() -> (RawInputs, BacktestConfig, NaiveDate) {
             .map(|i| (format!("T{i}"), walk(7 + i, 120)))
             .collect(),
         items: Vec::new(),
+        benchmark: walk(99, 120),
     };
     let d = days(120);
     (raw, BacktestConfig::new(d[40], d[119]), d[80])

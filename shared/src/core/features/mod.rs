@@ -12,17 +12,20 @@
 //! [`triple_barrier_labels`] looks ahead on purpose (7 trading days): labels are for
 //! training and evaluation only, never an input.
 
+pub mod candles;
 pub mod labels;
 pub mod schema;
 pub mod sentiment;
 pub mod technical;
 pub mod training;
+pub mod universe;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 pub use labels::{triple_barrier_labels, BarrierConfig, Label};
-pub use schema::{FeatureSchema, FEATURE_SCHEMA};
+pub use schema::{FeatureSchema, FEATURE_SCHEMA, TICKER_FEATURES};
+pub use universe::{cross_section, Market, SectorMap};
 
 use super::mention_sentiment::TickerSentiment;
 use super::DailyBar;
@@ -72,9 +75,11 @@ impl FeatureRow {
     }
 }
 
-/// Features of every bar of one ticker. `bars` in date order (valid bars: positive,
-/// finite prices, as the price adapters guarantee); `sentiment` = that ticker's daily
-/// aggregates (any order, days without a row = no mentions).
+/// The per-ticker features of every bar of one ticker: the first [`TICKER_FEATURES`]
+/// values of the schema (technical, candles, sentiment); [`cross_section`] appends the
+/// market block. `bars` in date order (valid bars: positive, finite prices, as the price
+/// adapters guarantee); `sentiment` = that ticker's daily aggregates (any order, days
+/// without a row = no mentions).
 ///
 /// Row `i` depends only on `bars[..=i]` and on the aggregates dated `<= bars[i].date`.
 pub fn ticker_features(
@@ -84,13 +89,16 @@ pub fn ticker_features(
 ) -> Vec<FeatureRow> {
     let dates: Vec<NaiveDate> = bars.iter().map(|b| b.date).collect();
     let technical = technical::technical_features(bars);
+    let candles = candles::candle_features(bars);
     let social = sentiment::sentiment_features(&dates, sentiment);
     dates
         .iter()
-        .zip(technical.iter().zip(&social))
-        .map(|(date, (t, s))| {
+        .zip(technical.iter().zip(&candles).zip(&social))
+        .map(|(date, ((t, c), s))| {
+            // Room for the market block cross_section appends.
             let mut values = Vec::with_capacity(FEATURE_SCHEMA.len());
             values.extend_from_slice(t);
+            values.extend_from_slice(c);
             values.extend_from_slice(s);
             // Valid bars never give a non-finite value; invalid input must not leak a
             // NaN into a model either.
@@ -106,6 +114,34 @@ pub fn ticker_features(
             }
         })
         .collect()
+}
+
+/// Full-schema rows of many tickers: [`ticker_features`] of each, then the market block
+/// ([`cross_section`]) over all of them. `prices` = (ticker, bars in date order);
+/// `sentiment` by ticker (a ticker without an entry has no mentions). Rows dated before
+/// `keep_from` are dropped before the market block (each date's block reads only that
+/// date's rows, so this changes nothing but the work); the result has one vector per
+/// ticker of `prices`, in order, and `offsets[t]` = the index in `prices[t].1` of its
+/// first row.
+pub fn universe_features(
+    prices: &[(String, Vec<DailyBar>)],
+    sentiment: &std::collections::BTreeMap<String, Vec<DailySentiment>>,
+    market: &Market,
+    keep_from: NaiveDate,
+) -> (Vec<Vec<FeatureRow>>, Vec<usize>) {
+    let none = Vec::new();
+    let mut offsets = Vec::with_capacity(prices.len());
+    let per_ticker: Vec<Vec<FeatureRow>> = prices
+        .iter()
+        .map(|(ticker, bars)| {
+            let mut rows = ticker_features(ticker, bars, sentiment.get(ticker).unwrap_or(&none));
+            let start = rows.partition_point(|r| r.date < keep_from);
+            offsets.push(start);
+            rows.drain(..start);
+            rows
+        })
+        .collect();
+    (cross_section(per_ticker, market), offsets)
 }
 
 #[cfg(test)]
@@ -146,7 +182,7 @@ mod tests {
         for (row, bar) in rows.iter().zip(&bars) {
             assert_eq!(row.ticker, "ABC");
             assert_eq!(row.date, bar.date);
-            assert_eq!(row.values.len(), FEATURE_SCHEMA.len());
+            assert_eq!(row.values.len(), TICKER_FEATURES);
             assert!(row.values.iter().all(|v| v.is_finite()));
         }
         let r = &rows[250];

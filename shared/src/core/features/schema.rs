@@ -15,7 +15,7 @@
 //! f"{h:016x}"
 //! ```
 
-use super::{sentiment, technical};
+use super::{candles, sentiment, technical, universe};
 
 /// A versioned, ordered list of feature names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,28 +24,42 @@ pub struct FeatureSchema {
     pub names: &'static [&'static str],
 }
 
-/// The schema every [`super::FeatureRow`] follows: the technical features, then the
-/// sentiment ones (see `docs/features.md` for each definition).
+/// The schema every [`super::FeatureRow`] follows: the per-ticker blocks (technical,
+/// candles, sentiment: [`super::ticker_features`]), then the market block (regime,
+/// cross-sectional ranks, sector: [`super::universe::cross_section`]). See
+/// `docs/features.md` for each definition.
 pub const FEATURE_SCHEMA: FeatureSchema = FeatureSchema {
-    version: 1,
+    version: 2,
     names: &NAMES,
 };
 
-const NAMES: [&str; technical::NAMES.len() + sentiment::NAMES.len()] = concat_names();
+/// Features [`super::ticker_features`] computes from one ticker's own inputs: the first
+/// `TICKER_FEATURES` names of the schema.
+pub const TICKER_FEATURES: usize =
+    technical::NAMES.len() + candles::NAMES.len() + sentiment::NAMES.len();
 
-/// `technical::NAMES` followed by `sentiment::NAMES`, at compile time.
-const fn concat_names<const N: usize>() -> [&'static str; N] {
+const NAMES: [&str; TICKER_FEATURES + universe::NAMES.len()] = concat_names(&[
+    &technical::NAMES,
+    &candles::NAMES,
+    &sentiment::NAMES,
+    &universe::NAMES,
+]);
+
+/// The blocks' names one after the other, at compile time.
+const fn concat_names<const N: usize>(blocks: &[&[&'static str]]) -> [&'static str; N] {
     let mut out = [""; N];
-    let mut i = 0;
-    while i < technical::NAMES.len() {
-        out[i] = technical::NAMES[i];
-        i += 1;
+    let mut at = 0;
+    let mut b = 0;
+    while b < blocks.len() {
+        let mut i = 0;
+        while i < blocks[b].len() {
+            out[at] = blocks[b][i];
+            at += 1;
+            i += 1;
+        }
+        b += 1;
     }
-    let mut j = 0;
-    while j < sentiment::NAMES.len() {
-        out[i + j] = sentiment::NAMES[j];
-        j += 1;
-    }
+    assert!(at == N, "the blocks do not fill the schema");
     out
 }
 
@@ -93,8 +107,8 @@ mod tests {
     fn the_hash_is_pinned() {
         // Changing this value means a new schema: bump `version`, retrain, update
         // docs/features.md and the model manifest.
-        assert_eq!(FEATURE_SCHEMA.hash(), "dd6fbf11d7d7b069");
-        assert_eq!(FEATURE_SCHEMA.len(), 31);
+        assert_eq!(FEATURE_SCHEMA.hash(), "6b23b100f17a8706");
+        assert_eq!(FEATURE_SCHEMA.len(), 56);
     }
 
     #[test]
@@ -133,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn names_are_unique_snake_case_and_technical_come_first() {
+    fn names_are_unique_snake_case_and_in_block_order() {
         let names = FEATURE_SCHEMA.names;
         for (i, n) in names.iter().enumerate() {
             assert!(!names[..i].contains(n), "duplicate {n}");
@@ -143,8 +157,20 @@ mod tests {
                 "{n}"
             );
         }
-        assert_eq!(&names[..technical::NAMES.len()], &technical::NAMES);
-        assert_eq!(&names[technical::NAMES.len()..], &sentiment::NAMES);
+        let mut at = 0;
+        for block in [
+            &technical::NAMES[..],
+            &candles::NAMES,
+            &sentiment::NAMES,
+            &universe::REGIME_NAMES,
+            &universe::RANK_NAMES,
+            &universe::SECTOR_NAMES,
+        ] {
+            assert_eq!(&names[at..at + block.len()], block);
+            at += block.len();
+        }
+        assert_eq!(at, names.len());
+        assert_eq!(&names[TICKER_FEATURES..], &universe::NAMES);
         assert_eq!(FEATURE_SCHEMA.index_of("rsi_14"), Some(2));
         assert_eq!(FEATURE_SCHEMA.index_of("nope"), None);
     }

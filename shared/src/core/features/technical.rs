@@ -83,7 +83,7 @@ fn crossed_below(before: Option<(f64, f64)>, now: Option<(f64, f64)>) -> bool {
 }
 
 /// `close[i] / close[i - n] - 1`, or 0 when `i < n`.
-fn simple_return(close: &[f64], i: usize, n: usize) -> f64 {
+pub(crate) fn simple_return(close: &[f64], i: usize, n: usize) -> f64 {
     if i < n {
         0.0
     } else {
@@ -101,7 +101,7 @@ pub(crate) fn mean_and_sample_std(values: &[f64]) -> (f64, f64) {
 }
 
 /// Sample std of the `WINDOW_20` daily log returns ending at bar `i`; 0 before bar 20.
-fn volatility(close: &[f64], i: usize) -> f64 {
+pub(crate) fn volatility(close: &[f64], i: usize) -> f64 {
     if i < WINDOW_20 {
         return 0.0;
     }

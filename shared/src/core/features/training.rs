@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::{
-    ticker_features, triple_barrier_labels, BarrierConfig, DailySentiment, Label, FEATURE_SCHEMA,
+    triple_barrier_labels, universe_features, BarrierConfig, DailySentiment, Label, Market,
+    FEATURE_SCHEMA,
 };
 use crate::core::mention_sentiment::{aggregate, ScoredItem, SentimentWindow};
 use crate::core::nyse::is_trading_day;
@@ -38,6 +39,10 @@ pub struct TrainingSetInfo {
     pub rows_with_mentions: usize,
     /// Rows dropped because fewer than `horizon_days` bars follow (no label yet).
     pub unlabelled_rows: usize,
+    /// The universe the cross-sectional features ranked over (the model's universe).
+    pub universe: Vec<String>,
+    /// Rows whose market regime was known (a benchmark was given and warmed up).
+    pub rows_with_regime: usize,
 }
 
 /// Daily aggregates of every ticker for the trading days `from..=to`, from scored items.
@@ -71,10 +76,13 @@ pub fn daily_sentiment_by_ticker(
 }
 
 /// Labelled rows of every ticker with `from <= date <= to`. Bars before `from` are used
-/// for warm-up; bars after `to` only for labels (up to `horizon_days` ahead).
+/// for warm-up; bars after `to` only for labels (up to `horizon_days` ahead). The market
+/// block ranks over `market.universe` and reads `market.benchmark` (`universe_features`,
+/// as the backtester and build-features).
 pub fn training_set(
     prices: &[(String, Vec<DailyBar>)],
     sentiment: &BTreeMap<String, Vec<DailySentiment>>,
+    market: &Market,
     from: NaiveDate,
     to: NaiveDate,
     barrier: &BarrierConfig,
@@ -82,13 +90,11 @@ pub fn training_set(
     let mut rows = Vec::new();
     let mut unlabelled = 0;
     let mut tickers = 0;
-    for (ticker, bars) in prices {
-        let no_sentiment = Vec::new();
-        let ticker_sentiment = sentiment.get(ticker).unwrap_or(&no_sentiment);
-        let features = ticker_features(ticker, bars, ticker_sentiment);
+    let (features_by_ticker, offsets) = universe_features(prices, sentiment, market, from);
+    for (((_, bars), features), offset) in prices.iter().zip(features_by_ticker).zip(offsets) {
         let labels = triple_barrier_labels(bars, barrier);
         let before = rows.len();
-        for (row, label) in features.into_iter().zip(labels) {
+        for (row, label) in features.into_iter().zip(labels.into_iter().skip(offset)) {
             if row.date < from || row.date > to {
                 continue;
             }
@@ -124,6 +130,10 @@ pub fn training_set(
         rows_with_mentions: mentions_at
             .map_or(0, |i| rows.iter().filter(|r| r.values[i] > 0.0).count()),
         unlabelled_rows: unlabelled,
+        universe: market.universe.iter().cloned().collect(),
+        rows_with_regime: FEATURE_SCHEMA
+            .index_of("regime_ready")
+            .map_or(0, |i| rows.iter().filter(|r| r.values[i] > 0.0).count()),
     };
     (rows, info)
 }
@@ -181,6 +191,7 @@ mod tests {
         let (rows, info) = training_set(
             &[("TEST".into(), b)],
             &BTreeMap::new(),
+            &Market::new(Vec::new(), ["TEST"]),
             from,
             to,
             &BarrierConfig::default(),
