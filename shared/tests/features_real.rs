@@ -254,7 +254,13 @@ fn the_full_schema_on_real_tickers_with_spy() {
 fn the_market_block_of_day_d_ignores_everything_after_d() {
     let (prices, sentiment) = universe_inputs();
     let spy = spy();
-    let base = universe_features(&prices, &sentiment, &Market::new(spy.clone(), TICKERS), from_2019()).0;
+    let base = universe_features(
+        &prices,
+        &sentiment,
+        &Market::new(spy.clone(), TICKERS),
+        from_2019(),
+    )
+    .0;
     for d in ["2020-03-16", "2020-11-02", "2021-01-27"] {
         let cut = date(d);
         // Every ticker's and the benchmark's bars after D altered.
@@ -269,11 +275,21 @@ fn the_market_block_of_day_d_ignores_everything_after_d() {
         // Serving computes on D's bars only.
         let cut_prices: Vec<_> = prices
             .iter()
-            .map(|(t, b)| (t.clone(), b.iter().filter(|b| b.date <= cut).copied().collect()))
+            .map(|(t, b)| {
+                (
+                    t.clone(),
+                    b.iter().filter(|b| b.date <= cut).copied().collect(),
+                )
+            })
             .collect();
         let cut_spy: Vec<_> = spy.iter().filter(|b| b.date <= cut).copied().collect();
-        let truncated =
-            universe_features(&cut_prices, &sentiment, &Market::new(cut_spy, TICKERS), from_2019()).0;
+        let truncated = universe_features(
+            &cut_prices,
+            &sentiment,
+            &Market::new(cut_spy, TICKERS),
+            from_2019(),
+        )
+        .0;
         for t in 0..TICKERS.len() {
             let upto = |rows: &[FeatureRow]| -> Vec<Vec<u64>> {
                 rows.iter().filter(|r| r.date <= cut).map(bits).collect()

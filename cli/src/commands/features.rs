@@ -9,10 +9,10 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use shared::adapters::{db, feature_store, price_csv, price_store, reddit_archive};
 use shared::config::{Config, ProcessEnv};
-use shared::core::universe::Universe;
 use shared::core::features::training::{daily_sentiment_by_ticker, training_set, write_csv};
 use shared::core::features::{BarrierConfig, DailySentiment, Market};
 use shared::core::mention_sentiment::ScoredItem;
+use shared::core::universe::Universe;
 use shared::jobs::reddit_rows::score_item;
 
 #[derive(Subcommand)]

@@ -110,10 +110,18 @@ impl BuildFeatures {
         };
         let targets: Vec<String> = match &run.tickers {
             Some(t) => t.iter().filter(|t| not_benchmark(t)).cloned().collect(),
-            None => with_bar.iter().filter(|t| not_benchmark(t)).cloned().collect(),
+            None => with_bar
+                .iter()
+                .filter(|t| not_benchmark(t))
+                .cloned()
+                .collect(),
         };
         let universe: Vec<String> = if self.universe.is_empty() {
-            with_bar.iter().filter(|t| not_benchmark(t)).cloned().collect()
+            with_bar
+                .iter()
+                .filter(|t| not_benchmark(t))
+                .cloned()
+                .collect()
         } else {
             let (u, _) = Universe::from_watchlist(&self.universe);
             u.tickers()
@@ -145,7 +153,9 @@ impl BuildFeatures {
                     ticker,
                     error: e.to_string(),
                 }),
-                Err(e) => tracing::warn!(%ticker, error = %e, "universe ticker left out of the ranks"),
+                Err(e) => {
+                    tracing::warn!(%ticker, error = %e, "universe ticker left out of the ranks")
+                }
             }
         }
         if summary.tickers_failed.len() == targets.len() && !targets.is_empty() {

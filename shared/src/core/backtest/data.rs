@@ -78,10 +78,7 @@ impl MarketData {
                 (ticker.clone(), bars[..end].to_vec())
             })
             .collect();
-        let market = Market::new(
-            raw.benchmark.clone(),
-            prices.iter().map(|(t, _)| t.clone()),
-        );
+        let market = Market::new(raw.benchmark.clone(), prices.iter().map(|(t, _)| t.clone()));
         let (rows, offsets) = universe_features(&prices, sentiment, &market, keep_from);
         let mut tickers: Vec<TickerData> = prices
             .into_iter()

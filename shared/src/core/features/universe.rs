@@ -243,7 +243,10 @@ fn index(name: &str) -> usize {
 /// rows (one ticker per vector, any dates), returned in the same order with the block
 /// appended, so each row has the full [`FEATURE_SCHEMA`]. The block of a row of date D
 /// depends only on the rows of date D and on `market.benchmark` bars dated `<= D`.
-pub fn cross_section(mut rows_by_ticker: Vec<Vec<FeatureRow>>, market: &Market) -> Vec<Vec<FeatureRow>> {
+pub fn cross_section(
+    mut rows_by_ticker: Vec<Vec<FeatureRow>>,
+    market: &Market,
+) -> Vec<Vec<FeatureRow>> {
     let ranked: Vec<usize> = RANKED.iter().map(|n| index(n)).collect();
     let at_return_5d = index("return_5d");
     let at_return_20d = index("return_20d");
@@ -387,8 +390,14 @@ mod tests {
             benchmark: Vec::new(),
             universe: universe.iter().map(|t| t.to_string()).collect(),
             sectors: SectorMap::from_pairs(
-                [("A", "Tech"), ("B", "Tech"), ("C", "Tech"), ("D", "Energy"), ("X", "Tech")]
-                    .map(|(t, s)| (t.to_string(), s.to_string())),
+                [
+                    ("A", "Tech"),
+                    ("B", "Tech"),
+                    ("C", "Tech"),
+                    ("D", "Energy"),
+                    ("X", "Tech"),
+                ]
+                .map(|(t, s)| (t.to_string(), s.to_string())),
             ),
         }
     }
@@ -436,8 +445,14 @@ mod tests {
         let make = |b_day1: f64| {
             cross_section(
                 vec![
-                    vec![row("A", 0, &[("rsi_14", 40.0)]), row("A", 1, &[("rsi_14", 40.0)])],
-                    vec![row("B", 0, &[("rsi_14", 60.0)]), row("B", 1, &[("rsi_14", b_day1)])],
+                    vec![
+                        row("A", 0, &[("rsi_14", 40.0)]),
+                        row("A", 1, &[("rsi_14", 40.0)]),
+                    ],
+                    vec![
+                        row("B", 0, &[("rsi_14", 60.0)]),
+                        row("B", 1, &[("rsi_14", b_day1)]),
+                    ],
                 ],
                 &market(&universe),
             )
@@ -458,11 +473,51 @@ mod tests {
     fn breadth_and_sector_strength_count_the_universe_only() {
         let universe = ["A", "B", "C", "D"];
         let rows = vec![
-            vec![row("A", 0, &[("close_sma_50_gap", 0.1), ("return_20d", 0.10), ("return_5d", 0.01)])],
-            vec![row("B", 0, &[("close_sma_50_gap", -0.1), ("return_20d", 0.02), ("return_5d", 0.02)])],
-            vec![row("C", 0, &[("close_sma_50_gap", 0.0), ("return_20d", 0.04), ("return_5d", 0.03)])],
-            vec![row("D", 0, &[("close_sma_50_gap", 0.2), ("return_20d", 0.50), ("return_5d", 0.5)])],
-            vec![row("X", 0, &[("close_sma_50_gap", 0.3), ("return_20d", 0.07), ("return_5d", 0.0)])],
+            vec![row(
+                "A",
+                0,
+                &[
+                    ("close_sma_50_gap", 0.1),
+                    ("return_20d", 0.10),
+                    ("return_5d", 0.01),
+                ],
+            )],
+            vec![row(
+                "B",
+                0,
+                &[
+                    ("close_sma_50_gap", -0.1),
+                    ("return_20d", 0.02),
+                    ("return_5d", 0.02),
+                ],
+            )],
+            vec![row(
+                "C",
+                0,
+                &[
+                    ("close_sma_50_gap", 0.0),
+                    ("return_20d", 0.04),
+                    ("return_5d", 0.03),
+                ],
+            )],
+            vec![row(
+                "D",
+                0,
+                &[
+                    ("close_sma_50_gap", 0.2),
+                    ("return_20d", 0.50),
+                    ("return_5d", 0.5),
+                ],
+            )],
+            vec![row(
+                "X",
+                0,
+                &[
+                    ("close_sma_50_gap", 0.3),
+                    ("return_20d", 0.07),
+                    ("return_5d", 0.0),
+                ],
+            )],
         ];
         let out = cross_section(rows, &market(&universe));
         // A and D above their SMA 50 (0 is not above); X is not counted.
@@ -514,7 +569,9 @@ mod tests {
         assert_eq!(ready.iter().position(|v| *v == 1.0), Some(199));
         let close: Vec<f64> = spy.iter().map(|b| b.close).collect();
         let s200 = close[50..250].iter().sum::<f64>() / 200.0;
-        assert!((get(&out, 0, 249, "market_sma_200_gap") - (close[249] / s200 - 1.0)).abs() < 1e-12);
+        assert!(
+            (get(&out, 0, 249, "market_sma_200_gap") - (close[249] / s200 - 1.0)).abs() < 1e-12
+        );
         assert_eq!(get(&out, 0, 249, "market_above_sma_200"), 1.0);
         let r20 = close[249] / close[229] - 1.0;
         assert_eq!(get(&out, 0, 249, "market_return_20d"), r20);
@@ -540,7 +597,9 @@ mod tests {
         for name in &REGIME_NAMES[..6] {
             assert!((0..270).all(|k| get(&none, 0, k, name) == 0.0), "{name}");
         }
-        assert!(none[0].iter().all(|r| r.values.iter().all(|v| v.is_finite())));
+        assert!(none[0]
+            .iter()
+            .all(|r| r.values.iter().all(|v| v.is_finite())));
     }
 
     #[test]
