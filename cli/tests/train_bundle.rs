@@ -64,7 +64,14 @@ fn python_trains_a_tiny_bundle_that_the_rust_ensemble_serves() {
     run(
         Command::new("uv")
             .current_dir(repo("models"))
-            .args(["run", "--locked", "python", "-m", "tft_models.train", "--features"])
+            .args([
+                "run",
+                "--locked",
+                "python",
+                "-m",
+                "tft_models.train",
+                "--features",
+            ])
             .arg(&csv)
             .arg("--store")
             .arg(&store)

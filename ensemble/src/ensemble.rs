@@ -285,7 +285,10 @@ impl Ensemble {
                     .collect(),
             };
             let raw = self.run_model(member, &input, golden.sequences.len())?;
-            outputs.insert(member.name.clone(), calibrate(member.calibration.as_ref(), &raw));
+            outputs.insert(
+                member.name.clone(),
+                calibrate(member.calibration.as_ref(), &raw),
+            );
             raw_outputs.insert(member.name.clone(), raw);
         }
         for by_model in [&mut outputs, &mut raw_outputs] {

@@ -135,32 +135,32 @@ fn compare_outputs(
     golden: &BTreeMap<String, Vec<ClassProbabilities>>,
     ours: &BTreeMap<String, Vec<ClassProbabilities>>,
 ) -> Result<BTreeMap<String, f64>, String> {
-        let mut max_abs_diff = BTreeMap::new();
-        for (name, want) in golden {
-            let got = ours.get(name).ok_or_else(|| {
-                format!("golden.json has outputs.{name}, the bundle no such model")
-            })?;
-            if got.len() != want.len() {
-                return Err(format!("{name}: {} rows, golden {}", got.len(), want.len()));
-            }
-            let worst = got
-                .iter()
-                .flatten()
-                .zip(want.iter().flatten())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, |w: f64, d| {
-                    if w.is_nan() || d.is_nan() {
-                        f64::NAN
-                    } else {
-                        w.max(d)
-                    }
-                });
-            max_abs_diff.insert(name.clone(), worst);
+    let mut max_abs_diff = BTreeMap::new();
+    for (name, want) in golden {
+        let got = ours
+            .get(name)
+            .ok_or_else(|| format!("golden.json has outputs.{name}, the bundle no such model"))?;
+        if got.len() != want.len() {
+            return Err(format!("{name}: {} rows, golden {}", got.len(), want.len()));
         }
-        for name in ours.keys() {
-            if !golden.contains_key(name) {
-                return Err(format!("golden.json has no outputs.{name}"));
-            }
+        let worst = got
+            .iter()
+            .flatten()
+            .zip(want.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, |w: f64, d| {
+                if w.is_nan() || d.is_nan() {
+                    f64::NAN
+                } else {
+                    w.max(d)
+                }
+            });
+        max_abs_diff.insert(name.clone(), worst);
+    }
+    for name in ours.keys() {
+        if !golden.contains_key(name) {
+            return Err(format!("golden.json has no outputs.{name}"));
         }
-        Ok(max_abs_diff)
+    }
+    Ok(max_abs_diff)
 }

@@ -175,7 +175,10 @@ impl Manifest {
             }
         }
         if let Some(er) = &self.expected_returns {
-            if [er.timeout, er.target, er.stop].iter().any(|r| !r.is_finite()) {
+            if [er.timeout, er.target, er.stop]
+                .iter()
+                .any(|r| !r.is_finite())
+            {
                 return Err(inconsistent(format!(
                     "expected returns {er:?} are not finite"
                 )));

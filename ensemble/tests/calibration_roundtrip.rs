@@ -28,7 +28,11 @@ fn max_diff(a: &ClassProbabilities, b: &ClassProbabilities) -> f64 {
 #[tokio::test]
 async fn rust_applies_pythons_calibration_to_pythons_raw_outputs_to_1e6() {
     let bundle = ModelStore::Local(store()).load_current().await.unwrap();
-    let calibration = bundle.manifest.calibration.clone().expect("calibrated bundle");
+    let calibration = bundle
+        .manifest
+        .calibration
+        .clone()
+        .expect("calibrated bundle");
     assert_eq!(calibration.method, "isotonic");
     let golden = Golden::parse(bundle.file(&bundle.manifest.golden.file).unwrap()).unwrap();
     let raw = golden.raw_outputs.as_ref().expect("raw outputs kept");
@@ -38,7 +42,10 @@ async fn rust_applies_pythons_calibration_to_pythons_raw_outputs_to_1e6() {
     let mut calibrated = Vec::new();
     for model in ["lstm", "xgboost", "lightgbm"] {
         let maps = &calibration.models[model];
-        assert!(!maps.is_identity(), "{model}: the fixture's calibration must not be the identity");
+        assert!(
+            !maps.is_identity(),
+            "{model}: the fixture's calibration must not be the identity"
+        );
         let ours: Vec<ClassProbabilities> = raw[model].iter().map(|p| maps.apply(*p)).collect();
         for i in 0..n {
             worst = worst.max(max_diff(&ours[i], &golden.outputs[model][i]));
@@ -53,9 +60,14 @@ async fn rust_applies_pythons_calibration_to_pythons_raw_outputs_to_1e6() {
         let vote = weighted_vote(&votes).unwrap();
         worst = worst.max(max_diff(&vote, &golden.outputs["ensemble"][i]));
     }
-    println!("calibrated vs Python: max |diff| {worst:e}; calibration moved values by up to {changed}");
+    println!(
+        "calibrated vs Python: max |diff| {worst:e}; calibration moved values by up to {changed}"
+    );
     assert!(worst <= 1e-6, "{worst:e}");
-    assert!(changed > 0.01, "the calibration should move probabilities: {changed}");
+    assert!(
+        changed > 0.01,
+        "the calibration should move probabilities: {changed}"
+    );
 }
 
 #[tokio::test]
@@ -89,24 +101,32 @@ async fn the_served_ensemble_reproduces_the_calibrated_goldens_through_tract() {
             OwnedWindow { ticker, rows }
         })
         .collect();
-    let day = ensemble.predict_windows(date, &as_windows(&windows)).unwrap();
+    let day = ensemble
+        .predict_windows(date, &as_windows(&windows))
+        .unwrap();
     assert_eq!(day.predictions.len(), golden.rows.len());
     for (i, p) in day.predictions.iter().enumerate() {
         assert!(max_diff(&p.prediction.probabilities, &golden.outputs["ensemble"][i]) <= 1e-5);
         for (model, probs) in &p.model_probabilities {
-            assert!(max_diff(probs, &golden.outputs[model][i]) <= 1e-5, "{model} {i}");
+            assert!(
+                max_diff(probs, &golden.outputs[model][i]) <= 1e-5,
+                "{model} {i}"
+            );
         }
     }
     let lstm = ensemble.single("lstm").unwrap();
-    let alone = shared::core::prediction::Predictor::predict_day(&lstm, date, &as_windows(&windows))
-        .unwrap();
+    let alone =
+        shared::core::prediction::Predictor::predict_day(&lstm, date, &as_windows(&windows))
+            .unwrap();
     assert!(max_diff(&alone[0].probabilities, &golden.outputs["lstm"][0]) <= 1e-5);
 }
 
 #[tokio::test]
 async fn expected_returns_are_exposed() {
     let ensemble = Ensemble::load_local(&store()).await.unwrap();
-    let er = ensemble.expected_returns().expect("the fixture has trade columns");
+    let er = ensemble
+        .expected_returns()
+        .expect("the fixture has trade columns");
     let manifest: serde_json::Value = serde_json::from_slice(
         &std::fs::read(
             store()
