@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Weekly retrain (docs/retrain.md): export the training set from the database, train a new
-# bundle, upload it to the model store, and promote it if its ensemble validation macro-F1 is
-# not worse than the current version's (the store keeps every version for rollback).
+# bundle (trained, then calibrated on the last 3 months), upload it to the model store, and
+# promote it if its ensemble macro-F1 on its calibration slice is not worse than the current
+# version's (the store keeps every version for rollback).
 #
 #   DATABASE_URL=postgres://... TFT_MODEL_STORE=s3://bucket/models models/retrain.sh
 #
@@ -14,11 +15,14 @@
 #   RETRAIN_FEATURES  use this exported CSV instead of exporting from the database (dry runs)
 #   RETRAIN_TRAIN_ARGS  extra flags for tft_models.train (e.g. "--lstm-epochs 1" for a smoke run)
 #
-# Windows, rolling with RETRAIN_TO (the committed bundle used the same shape, fixed dates):
+# Windows, rolling with RETRAIN_TO (docs/retrain.md):
 #   export       RETRAIN_TO - 5 years .. RETRAIN_TO
-#   training     export start .. validation start - 21 days (>= 10 trading days of purge)
-#   validation   RETRAIN_TO - 9 months .. RETRAIN_TO (its last 7 bars have no label yet and
-#                are dropped by the trainer)
+#   training     export start .. calibration start - 21 days (>= 10 trading days of purge,
+#                more than the 7-day label horizon; the trainer checks it)
+#   calibration  RETRAIN_TO - 3 months .. RETRAIN_TO (its last 7 bars have no label yet and
+#                are dropped by the trainer): isotonic calibration and the metrics
+# The newest training label is ~3.7 months old when the bundle is built (it was ~9.7 months
+# with the former 9-month validation window).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -30,8 +34,8 @@ fi
 
 to="${RETRAIN_TO:-$(date -u -d yesterday +%F)}"
 export_from="$(date -u -d "$to - 5 years" +%F)"
-valid_from="$(date -u -d "$to - 9 months" +%F)"
-train_to="$(date -u -d "$valid_from - 21 days" +%F)"
+calibrate_from="$(date -u -d "$to - 3 months" +%F)"
+train_to="$(date -u -d "$calibrate_from - 21 days" +%F)"
 
 work="${RETRAIN_WORKDIR:-}"
 if [[ -z "$work" ]]; then
@@ -40,7 +44,7 @@ if [[ -z "$work" ]]; then
 fi
 mkdir -p "$work"
 work="$(realpath "$work")"  # the trainer runs from models/
-echo "retrain: export $export_from..$to, train ..$train_to, validate $valid_from..$to, work $work"
+echo "retrain: export $export_from..$to, train ..$train_to, calibrate $calibrate_from..$to, work $work"
 
 features="$(realpath -m "${RETRAIN_FEATURES:-$work/features.csv}")"
 if [[ -z "${RETRAIN_FEATURES:-}" ]]; then
@@ -48,10 +52,10 @@ if [[ -z "${RETRAIN_FEATURES:-}" ]]; then
 fi
 
 # shellcheck disable=SC2086  # RETRAIN_TRAIN_ARGS is a list of flags
-(cd "$here" && uv run --frozen python -m tft_models.train \
+(cd "$here" && uv run --locked python -m tft_models.train \
   --features "$features" --out "$work/bundle" \
   --train-from "$export_from" --train-to "$train_to" \
-  --valid-from "$valid_from" --valid-to "$to" --purge-days 10 ${RETRAIN_TRAIN_ARGS:-})
+  --calibrate-from "$calibrate_from" --calibrate-to "$to" --purge-days 10 ${RETRAIN_TRAIN_ARGS:-})
 
 version="$(cd "$here" && uv run --frozen python -c \
   'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$work/bundle/manifest.json")"

@@ -31,6 +31,7 @@ use shared::core::prediction::{
     VoteError, SEQUENCE_DAYS,
 };
 
+use crate::calibration::{ClassMaps, ExpectedReturns};
 use crate::golden::{Golden, GoldenReport};
 use crate::manifest::BundleError;
 use crate::store::{Bundle, ModelStore};
@@ -84,12 +85,15 @@ struct Member {
     name: String,
     weight: f64,
     model: Arc<OnnxModel>,
+    /// The manifest's calibration of this model (None: identity).
+    calibration: Option<ClassMaps>,
 }
 
 /// The served ensemble: every model of one bundle version, loaded once.
 pub struct Ensemble {
     version: String,
     members: Vec<Member>,
+    expected_returns: Option<ExpectedReturns>,
 }
 
 /// A ticker not predicted, and why.
@@ -103,7 +107,7 @@ pub struct Skipped {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnsemblePrediction {
     pub prediction: Prediction,
-    /// By model name (lstm, xgboost, lightgbm), SELL/HOLD/BUY.
+    /// By model name (lstm, xgboost, lightgbm), SELL/HOLD/BUY, calibrated (what was voted).
     pub model_probabilities: BTreeMap<String, ClassProbabilities>,
 }
 
@@ -155,13 +159,23 @@ impl Ensemble {
                     "reads sequences of {seq} days, the code builds {SEQUENCE_DAYS}"
                 )));
             }
+            let calibration = manifest
+                .calibration
+                .as_ref()
+                .and_then(|c| c.models.get(name))
+                .cloned();
             members.push(Member {
                 name: name.clone(),
                 weight: *weight,
                 model: Arc::new(model),
+                calibration,
             });
         }
-        let ensemble = Ensemble { version, members };
+        let ensemble = Ensemble {
+            version,
+            members,
+            expected_returns: manifest.expected_returns.clone(),
+        };
         let golden = bundle
             .file(&manifest.golden.file)
             .ok_or_else(|| ensemble.golden_error("golden file missing from the bundle".into()))?;
@@ -216,6 +230,21 @@ impl Ensemble {
         self.members.iter().map(|m| (m.name.as_str(), m.weight))
     }
 
+    /// A model's calibration (None: served raw, the identity).
+    pub fn calibration(&self, model: &str) -> Option<&ClassMaps> {
+        self.members
+            .iter()
+            .find(|m| m.name == model)
+            .and_then(|m| m.calibration.as_ref())
+    }
+
+    /// Mean net return of the calibration slice's trades by exit kind (time-out/flip,
+    /// target, stop), for ranking entries by expected value; None for bundles trained on the
+    /// old export (label only).
+    pub fn expected_returns(&self) -> Option<&ExpectedReturns> {
+        self.expected_returns.as_ref()
+    }
+
     /// One model of the ensemble as a predictor of its own (a backtest baseline); its
     /// predictions carry the version `<bundle version>/<model>`.
     pub fn single(&self, name: &str) -> Result<SingleModel, EnsembleError> {
@@ -228,13 +257,16 @@ impl Ensemble {
             version: format!("{}/{}", self.version, member.name),
             name: member.name.clone(),
             model: member.model.clone(),
+            calibration: member.calibration.clone(),
         })
     }
 
-    /// Each model's probabilities on the golden inputs against onnxruntime's, and the
-    /// weighted vote against the golden ensemble output.
+    /// Each model's probabilities on the golden inputs against onnxruntime's (raw, and
+    /// through the calibration), and the weighted vote of the calibrated ones against the
+    /// golden ensemble output.
     pub fn check_golden(&self, golden: &Golden) -> Result<GoldenReport, EnsembleError> {
         let mut outputs = BTreeMap::new();
+        let mut raw_outputs = BTreeMap::new();
         for member in &self.members {
             let input: Vec<f32> = match member.model.seq_len() {
                 Some(_) => golden
@@ -252,15 +284,21 @@ impl Ensemble {
                     .copied()
                     .collect(),
             };
-            let probabilities = self.run_model(member, &input, golden.sequences.len())?;
-            outputs.insert(member.name.clone(), probabilities);
+            let raw = self.run_model(member, &input, golden.sequences.len())?;
+            outputs.insert(
+                member.name.clone(),
+                calibrate(member.calibration.as_ref(), &raw),
+            );
+            raw_outputs.insert(member.name.clone(), raw);
         }
-        let ensemble = (0..golden.sequences.len())
-            .map(|i| self.vote(outputs.iter().map(|(name, p)| (name.as_str(), p[i]))))
-            .collect::<Result<Vec<_>, _>>()?;
-        outputs.insert("ensemble".to_string(), ensemble);
+        for by_model in [&mut outputs, &mut raw_outputs] {
+            let ensemble = (0..golden.sequences.len())
+                .map(|i| self.vote(by_model.iter().map(|(name, p)| (name.as_str(), p[i]))))
+                .collect::<Result<Vec<_>, _>>()?;
+            by_model.insert("ensemble".to_string(), ensemble);
+        }
         golden
-            .compare(&outputs)
+            .compare(&outputs, &raw_outputs)
             .map_err(|reason| self.golden_error(reason))
     }
 
@@ -307,9 +345,10 @@ impl Ensemble {
         let mut by_model: Vec<(String, Vec<ClassProbabilities>)> = Vec::new();
         for member in &self.members {
             let input = model_input(&member.model, &usable);
+            let raw = self.run_model(member, &input, usable.len())?;
             by_model.push((
                 member.name.clone(),
-                self.run_model(member, &input, usable.len())?,
+                calibrate(member.calibration.as_ref(), &raw),
             ));
         }
         let tickers: Vec<&str> = usable.iter().map(|w| w.ticker).collect();
@@ -390,12 +429,31 @@ impl Predictor for Ensemble {
     }
 }
 
-/// One model of an [`Ensemble`] on its own.
+/// Each row through the model's calibration. A row that is not usable (a NaN, a value
+/// outside [0, 1]) passes unchanged, so the vote still refuses it instead of the clamped
+/// ends of the maps hiding it.
+fn calibrate(maps: Option<&ClassMaps>, raw: &[ClassProbabilities]) -> Vec<ClassProbabilities> {
+    let Some(maps) = maps else {
+        return raw.to_vec();
+    };
+    raw.iter()
+        .map(|p| {
+            if p.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v)) {
+                maps.apply(*p)
+            } else {
+                *p
+            }
+        })
+        .collect()
+}
+
+/// One model of an [`Ensemble`] on its own (calibrated like in the ensemble).
 #[derive(Clone)]
 pub struct SingleModel {
     version: String,
     name: String,
     model: Arc<OnnxModel>,
+    calibration: Option<ClassMaps>,
 }
 
 impl SingleModel {
@@ -417,11 +475,11 @@ impl Predictor for SingleModel {
     ) -> Result<Vec<Prediction>, PredictorError> {
         let (usable, _) = usable_windows(date, windows);
         let input = model_input(&self.model, &usable);
-        let probabilities =
-            run_padded(&self.model, &input, usable.len()).map_err(|e| PredictorError {
-                predictor: self.version.clone(),
-                message: e.to_string(),
-            })?;
+        let raw = run_padded(&self.model, &input, usable.len()).map_err(|e| PredictorError {
+            predictor: self.version.clone(),
+            message: e.to_string(),
+        })?;
+        let probabilities = calibrate(self.calibration.as_ref(), &raw);
         Ok(usable
             .iter()
             .zip(probabilities)

@@ -6,9 +6,13 @@
 //! {"schema_hash": "dd6fbf11d7d7b069", "feature_names": [...], "classes": ["SELL", "HOLD", "BUY"],
 //!  "seq_len": 30, "rows": [{"ticker": "AAPL", "date": "2021-03-01"}, ...],
 //!  "sequences": [N][30][31],
-//!  "outputs": {"lstm": [N][3], "xgboost": [N][3], "lightgbm": [N][3], "ensemble": [N][3]}}
+//!  "outputs": {"lstm": [N][3], "xgboost": [N][3], "lightgbm": [N][3], "ensemble": [N][3]},
+//!  "raw_outputs": {the same keys}}
 //! ```
-//! The tree models read `sequences[i][29]`; `ensemble` is Σ weight × model probabilities.
+//! The tree models read `sequences[i][29]`. `outputs` are what is served: each model's
+//! probabilities after the manifest's calibration, `ensemble` Σ weight × those. `raw_outputs`
+//! (bundles with a calibration) are onnxruntime's outputs before it, `ensemble` their vote.
+//! A bundle without calibration has no `raw_outputs`: its `outputs` are the raw ones.
 
 use std::collections::BTreeMap;
 
@@ -34,13 +38,17 @@ pub struct Golden {
     pub rows: Vec<GoldenRow>,
     pub sequences: Vec<Vec<Vec<f32>>>,
     pub outputs: BTreeMap<String, Vec<ClassProbabilities>>,
+    #[serde(default)]
+    pub raw_outputs: Option<BTreeMap<String, Vec<ClassProbabilities>>>,
 }
 
-/// Largest |ours − golden| per output (models and "ensemble").
+/// Largest |ours − golden| per output (models and "ensemble"): the served (calibrated)
+/// outputs, and the raw ones when the golden file has them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GoldenReport {
     pub rows: usize,
     pub max_abs_diff: BTreeMap<String, f64>,
+    pub raw_max_abs_diff: BTreeMap<String, f64>,
 }
 
 impl GoldenReport {
@@ -48,6 +56,7 @@ impl GoldenReport {
     pub fn worst(&self) -> Option<(&str, f64)> {
         self.max_abs_diff
             .iter()
+            .chain(&self.raw_max_abs_diff)
             .map(|(k, v)| (k.as_str(), *v))
             .max_by(|a, b| {
                 let key = |d: f64| if d.is_nan() { f64::INFINITY } else { d };
@@ -82,49 +91,76 @@ impl Golden {
                 FEATURE_SCHEMA.len()
             ));
         }
-        if let Some((name, _)) = golden.outputs.iter().find(|(_, o)| o.len() != n) {
+        let all = golden
+            .outputs
+            .iter()
+            .chain(golden.raw_outputs.iter().flatten());
+        if let Some((name, _)) = all.clone().find(|(_, o)| o.len() != n) {
             return Err(format!(
                 "golden.json: outputs.{name} does not have {n} rows"
             ));
         }
+        if let Some(raw) = &golden.raw_outputs {
+            if raw.keys().ne(golden.outputs.keys()) {
+                return Err("golden.json: raw_outputs and outputs name different models".into());
+            }
+        }
         Ok(golden)
     }
 
-    /// Compares our outputs with the golden ones; every golden output must be among ours.
+    /// Compares our served and raw outputs with the golden ones; every golden output must be
+    /// among ours (`ours_raw` is only compared when the file has `raw_outputs`).
     pub fn compare(
         &self,
         ours: &BTreeMap<String, Vec<ClassProbabilities>>,
+        ours_raw: &BTreeMap<String, Vec<ClassProbabilities>>,
     ) -> Result<GoldenReport, String> {
-        let mut max_abs_diff = BTreeMap::new();
-        for (name, want) in &self.outputs {
-            let got = ours.get(name).ok_or_else(|| {
-                format!("golden.json has outputs.{name}, the bundle no such model")
-            })?;
-            if got.len() != want.len() {
-                return Err(format!("{name}: {} rows, golden {}", got.len(), want.len()));
-            }
-            let worst = got
-                .iter()
-                .flatten()
-                .zip(want.iter().flatten())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, |w: f64, d| {
-                    if w.is_nan() || d.is_nan() {
-                        f64::NAN
-                    } else {
-                        w.max(d)
-                    }
-                });
-            max_abs_diff.insert(name.clone(), worst);
-        }
-        for name in ours.keys() {
-            if !self.outputs.contains_key(name) {
-                return Err(format!("golden.json has no outputs.{name}"));
-            }
-        }
+        let max_abs_diff = compare_outputs(&self.outputs, ours)?;
+        let raw_max_abs_diff = match &self.raw_outputs {
+            Some(raw) => compare_outputs(raw, ours_raw)?
+                .into_iter()
+                .map(|(k, v)| (format!("raw {k}"), v))
+                .collect(),
+            None => BTreeMap::new(),
+        };
         Ok(GoldenReport {
             rows: self.rows.len(),
             max_abs_diff,
+            raw_max_abs_diff,
         })
     }
+}
+
+fn compare_outputs(
+    golden: &BTreeMap<String, Vec<ClassProbabilities>>,
+    ours: &BTreeMap<String, Vec<ClassProbabilities>>,
+) -> Result<BTreeMap<String, f64>, String> {
+    let mut max_abs_diff = BTreeMap::new();
+    for (name, want) in golden {
+        let got = ours
+            .get(name)
+            .ok_or_else(|| format!("golden.json has outputs.{name}, the bundle no such model"))?;
+        if got.len() != want.len() {
+            return Err(format!("{name}: {} rows, golden {}", got.len(), want.len()));
+        }
+        let worst = got
+            .iter()
+            .flatten()
+            .zip(want.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, |w: f64, d| {
+                if w.is_nan() || d.is_nan() {
+                    f64::NAN
+                } else {
+                    w.max(d)
+                }
+            });
+        max_abs_diff.insert(name.clone(), worst);
+    }
+    for name in ours.keys() {
+        if !golden.contains_key(name) {
+            return Err(format!("golden.json has no outputs.{name}"));
+        }
+    }
+    Ok(max_abs_diff)
 }

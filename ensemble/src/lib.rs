@@ -9,11 +9,14 @@
 //! - [`Ensemble`] serves a verified bundle: the three models loaded once, a day's tickers
 //!   in one batch per model, the weighted vote; each model alone is a [`SingleModel`]. Both
 //!   are [`shared::core::prediction::Predictor`]s.
+//! - [`calibration`]: each model's isotonic calibration from the manifest, applied to its
+//!   raw probabilities before the vote; the manifest's expected return per exit kind.
 //! - [`golden`]: the bundle's onnxruntime outputs, reproduced by tract before serving.
 //! - [`store`] and [`manifest`]: the model bundle (manifest + files) in a local directory or
 //!   S3, verified (sha256 of every file, the feature schema hash of this code) before it is
 //!   served; promotion only when validation does not get worse.
 
+pub mod calibration;
 pub mod ensemble;
 pub mod golden;
 #[cfg(feature = "job")]
@@ -23,6 +26,7 @@ mod model;
 pub mod store;
 pub mod trees;
 
+pub use calibration::{ClassMaps, ExpectedReturns, Knots};
 pub use ensemble::{
     DayPredictions, Ensemble, EnsembleError, EnsemblePrediction, SingleModel, Skipped,
 };

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shared::core::features::{Label, FEATURE_SCHEMA};
 
+use crate::calibration::{Calibration, ExpectedReturns};
+
 /// Why a bundle is refused. A refused bundle is never served; a warm container keeps
 /// serving its last good one.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -71,13 +73,23 @@ pub struct Manifest {
     /// Ensemble weights by model name (lstm, xgboost, lightgbm); they sum to 1.
     pub weights: BTreeMap<String, f64>,
     pub training_window: Window,
+    /// The calibration slice (about 3 months after the training window and its purge): the
+    /// calibration is fitted and the metrics measured there. Bundles before calibration
+    /// called it the validation window; the key stayed.
     pub validation_window: Window,
-    /// Validation metrics by model name ("ensemble" included), e.g. accuracy, macro_f1.
+    /// Metrics on that slice by model name ("ensemble" included), e.g. accuracy, macro_f1;
+    /// of the calibrated probabilities when the bundle has a calibration.
     pub validation_metrics: BTreeMap<String, BTreeMap<String, f64>>,
     /// The ONNX file of each model, by model name.
     pub models: BTreeMap<String, FileRef>,
     /// Fixed inputs and onnxruntime's outputs for them (the parity check).
     pub golden: FileRef,
+    /// Per-model probability calibration; absent = identity (bundles before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
+    /// Mean net return of each exit kind on the calibration slice (new exports only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_returns: Option<ExpectedReturns>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -144,6 +156,33 @@ impl Manifest {
             return Err(inconsistent(format!(
                 "weight for {missing} but no model file"
             )));
+        }
+        if let Some(calibration) = &self.calibration {
+            if calibration.method != "isotonic" {
+                return Err(inconsistent(format!(
+                    "calibration method {:?}, this code applies \"isotonic\"",
+                    calibration.method
+                )));
+            }
+            if let Some(unknown) = calibration
+                .models
+                .keys()
+                .find(|m| !self.weights.contains_key(*m))
+            {
+                return Err(inconsistent(format!(
+                    "calibration for {unknown}, which is not in the ensemble"
+                )));
+            }
+        }
+        if let Some(er) = &self.expected_returns {
+            if [er.timeout, er.target, er.stop]
+                .iter()
+                .any(|r| !r.is_finite())
+            {
+                return Err(inconsistent(format!(
+                    "expected returns {er:?} are not finite"
+                )));
+            }
         }
         Ok(())
     }

@@ -68,6 +68,8 @@ fn write_bundle(dir: &Path, version: &str, macro_f1: f64) -> Manifest {
             file: "golden.json".into(),
             sha256: sha256_hex(&golden),
         },
+        calibration: None,
+        expected_returns: None,
     };
     std::fs::write(
         dir.join("manifest.json"),

@@ -16,7 +16,8 @@ import onnx
 import onnxruntime as ort
 
 from tft_models import lstm, lstm_onnx
-from tft_models.data import CLASSES, FEATURE_NAMES, schema_hash
+from tft_models.dataset import CLASSES
+from tft_models.schema import schema_hash
 from tft_models.manifest import WEIGHTS, check_bundle, dumps
 
 STORE = Path(__file__).resolve().parents[1] / "store" / "ensemble"
@@ -58,8 +59,9 @@ class CommittedBundle(unittest.TestCase):
     def test_golden_outputs_are_what_onnxruntime_gives_for_the_golden_inputs(self):
         d = committed_bundle()
         g = json.loads((d / "golden.json").read_text())
-        self.assertEqual(g["schema_hash"], schema_hash())
-        self.assertEqual(g["feature_names"], FEATURE_NAMES)
+        fs = json.loads((d / "manifest.json").read_text())["feature_schema"]
+        self.assertEqual(g["schema_hash"], schema_hash(fs["version"], fs["names"]))
+        self.assertEqual(g["feature_names"], fs["names"])
         self.assertEqual(g["classes"], CLASSES)
         seqs = np.array(g["sequences"], dtype=np.float32)
         self.assertEqual(seqs.shape, (64, g["seq_len"], 31))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tft_models.schema import schema_hash as _schema_hash
+
 FEATURE_NAMES = [
     "indicators_ready", "sma_200_ready", "rsi_14", "rsi_oversold", "rsi_overbought",
     "macd_hist_norm", "macd_crossover", "macd_crossunder", "sma_gap", "sma_50_over_200",
@@ -28,10 +30,7 @@ CLASSES = ["SELL", "HOLD", "BUY"]  # 0, 1, 2
 
 def schema_hash(version: int = 1, names: list[str] = FEATURE_NAMES) -> str:
     """FNV-1a 64 of "{version}\\n" + "\\n".join(names) (docs/features.md)."""
-    h = 0xCBF29CE484222325
-    for b in (f"{version}\n" + "\n".join(names)).encode():
-        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"{h:016x}"
+    return _schema_hash(version, names)
 
 
 def _load(path: Path) -> dict[str, np.ndarray]:

@@ -13,8 +13,10 @@ Layout (this module's; lstm_onnx.py converts it to ONNX's):
 
 from __future__ import annotations
 
+import io
 import itertools
 import time
+import zipfile
 from dataclasses import dataclass
 
 import jax
@@ -108,11 +110,15 @@ def predict(params: dict, mean: np.ndarray, std: np.ndarray, x_all: np.ndarray,
 
 def train(x_all: np.ndarray, rows: np.ndarray, y: np.ndarray, class_weight: np.ndarray,
           mean: np.ndarray, std: np.ndarray, cfg: LstmConfig, log=print,
-          monitor=None) -> tuple[dict, dict]:
+          monitor=None, init: dict | None = None) -> tuple[dict, dict]:
     """Fits on the windows ending at `rows` (labels `y`). Returns (params, info).
     `monitor(params) -> str`, if given, is logged after each epoch (information only: the
-    epoch count is fixed, nothing is selected on it)."""
-    params = init_params(cfg.seed, x_all.shape[1])
+    epoch count is fixed, nothing is selected on it). `init`: start from these parameters
+    (a warm start from a previous bundle) instead of the seeded initialisation."""
+    if init is None:
+        params = init_params(cfg.seed, x_all.shape[1])
+    else:
+        params = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), init)
     opt = optax.chain(optax.clip_by_global_norm(cfg.grad_clip), optax.adam(cfg.learning_rate))
     opt_state = opt.init(params)
     cw = jnp.asarray(class_weight, jnp.float32)
@@ -132,7 +138,7 @@ def train(x_all: np.ndarray, rows: np.ndarray, y: np.ndarray, class_weight: np.n
     rng = np.random.default_rng(cfg.seed)
     n = len(rows)
     per_epoch = n if cfg.samples_per_epoch is None else min(n, cfg.samples_per_epoch)
-    steps = per_epoch // cfg.batch_size
+    steps = max(1, per_epoch // cfg.batch_size)
     t0 = time.perf_counter()
     history = []
     for epoch in range(cfg.epochs):
@@ -150,3 +156,25 @@ def train(x_all: np.ndarray, rows: np.ndarray, y: np.ndarray, class_weight: np.n
     info = {"steps_per_epoch": steps, "loss_per_epoch": history,
             "train_seconds": round(time.perf_counter() - t0, 1)}
     return jax.tree_util.tree_map(np.asarray, params), info
+
+
+def save_state(path, params: dict, mean: np.ndarray, std: np.ndarray) -> None:
+    """The LSTM's parameters and normaliser as an npz (the warm start of the next fold)."""
+    arrays = {"mean": mean, "std": std,
+              **{f"{layer}/{k}": np.asarray(v) for layer, p in params.items() for k, v in p.items()}}
+    # A zip with fixed timestamps (np.savez stamps the current time): same model, same bytes.
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for key in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+            zf.writestr(zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
+
+
+def load_state(path) -> tuple[dict, np.ndarray, np.ndarray]:
+    with np.load(path) as z:
+        params: dict = {}
+        for key in z.files:
+            if "/" in key:
+                layer, k = key.split("/")
+                params.setdefault(layer, {})[k] = z[key]
+        return params, z["mean"], z["std"]

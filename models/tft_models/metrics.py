@@ -11,6 +11,7 @@ import numpy as np
 
 from tft_models.data import CLASSES
 
+N_CLASSES = 3
 BUY = 2
 BUY_THRESHOLD = 0.70
 
