@@ -245,6 +245,12 @@ impl Ensemble {
         self.expected_returns.as_ref()
     }
 
+    /// The mean net return of the calibration slice's time-out/flip trades, carried by
+    /// every prediction for the expected-value gate (`None`: the bundle has none).
+    pub fn timeout_return(&self) -> Option<f64> {
+        self.expected_returns.as_ref().map(|e| e.timeout)
+    }
+
     /// One model of the ensemble as a predictor of its own (a backtest baseline); its
     /// predictions carry the version `<bundle version>/<model>`.
     pub fn single(&self, name: &str) -> Result<SingleModel, EnsembleError> {
@@ -258,6 +264,7 @@ impl Ensemble {
             name: member.name.clone(),
             model: member.model.clone(),
             calibration: member.calibration.clone(),
+            timeout_return: self.timeout_return(),
         })
     }
 
@@ -353,7 +360,11 @@ impl Ensemble {
         }
         let tickers: Vec<&str> = usable.iter().map(|w| w.ticker).collect();
         let weights: Vec<(&str, f64)> = self.weights().collect();
-        let voted = vote_each_ticker(&self.version, &weights, date, &tickers, &by_model)?;
+        let mut voted = vote_each_ticker(&self.version, &weights, date, &tickers, &by_model)?;
+        let timeout = self.timeout_return();
+        for p in &mut voted.predictions {
+            p.prediction.timeout_return = timeout;
+        }
         Ok(DayPredictions {
             predictions: voted.predictions,
             skipped: skipped.into_iter().chain(voted.skipped).collect(),
@@ -454,6 +465,7 @@ pub struct SingleModel {
     name: String,
     model: Arc<OnnxModel>,
     calibration: Option<ClassMaps>,
+    timeout_return: Option<f64>,
 }
 
 impl SingleModel {
@@ -483,7 +495,10 @@ impl Predictor for SingleModel {
         Ok(usable
             .iter()
             .zip(probabilities)
-            .map(|(w, p)| Prediction::from_probabilities(w.ticker, date, &self.version, p))
+            .map(|(w, p)| {
+                Prediction::from_probabilities(w.ticker, date, &self.version, p)
+                    .with_timeout_return(self.timeout_return)
+            })
             .collect())
     }
 }

@@ -35,6 +35,7 @@ impl<'a> Recording<'a> {
             model: name.to_string(),
             version: format!("{}/{}", self.ensemble.version(), name),
             days: self.days.borrow().clone(),
+            timeout_return: self.ensemble.timeout_return(),
         }
     }
 }
@@ -71,6 +72,7 @@ pub struct Replay {
     model: String,
     version: String,
     days: BTreeMap<NaiveDate, Day>,
+    timeout_return: Option<f64>,
 }
 
 impl Replay {
@@ -104,12 +106,10 @@ impl Predictor for Replay {
                 let p = by_model
                     .get(&self.model)
                     .ok_or_else(|| fail(format!("model {} not recorded", self.model)))?;
-                Ok(Prediction::from_probabilities(
-                    ticker.clone(),
-                    date,
-                    &self.version,
-                    *p,
-                ))
+                Ok(
+                    Prediction::from_probabilities(ticker.clone(), date, &self.version, *p)
+                        .with_timeout_return(self.timeout_return),
+                )
             })
             .collect()
     }
