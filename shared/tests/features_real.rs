@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use chrono::{Days, NaiveDate};
 use shared::adapters::price_csv::load_bars;
+use shared::core::exits::{ExitReason, TradeOutcome, TradeRules};
 use shared::core::features::{
-    ticker_features, triple_barrier_labels, universe_features, BarrierConfig, DailySentiment,
-    FeatureRow, Label, Market, FEATURE_SCHEMA, TICKER_FEATURES,
+    exit_labels, ticker_features, universe_features, DailySentiment, FeatureRow, Label, Market,
+    FEATURE_SCHEMA, TICKER_FEATURES,
 };
 use shared::core::DailyBar;
 
@@ -205,6 +206,16 @@ fn features_of_day_d_ignore_everything_after_d() {
     }
 }
 
+/// The trade outcome of every bar's signal, features and labels from the same inputs.
+fn outcomes(
+    ticker: &str,
+    bars: &[DailyBar],
+    sentiment: &[DailySentiment],
+) -> Vec<Option<TradeOutcome>> {
+    let rows = ticker_features(ticker, bars, sentiment);
+    exit_labels(bars, &rows, &TradeRules::default())
+}
+
 /// The four tickers with their sentiment, as the export and the backtester pass them.
 fn universe_inputs() -> (
     Vec<(String, Vec<DailyBar>)>,
@@ -304,17 +315,23 @@ fn the_market_block_of_day_d_ignores_everything_after_d() {
 
 #[test]
 fn labels_look_exactly_seven_bars_ahead() {
-    // A label is about the future on purpose: the label of bar i reads bars i+1..=i+7,
-    // so only labels up to D - 7 are fixed once D is known.
-    let config = BarrierConfig::default();
+    // A label is about the future on purpose: the label of bar i reads bars i+1..=i+7
+    // (the fixtures have a bar on every NYSE trading day) and the sentiment readings up
+    // to bar i+6, so only labels up to D - 7 are fixed once D is known.
     for ticker in TICKERS {
         let bars = bars(ticker);
-        let labels = triple_barrier_labels(&bars, &config);
+        let sentiment = sentiment(ticker);
+        let labels = outcomes(ticker, &bars, &sentiment);
         let n = bars.len();
         for d in [50, n / 2, n - 9] {
-            let (bars2, _) = alter_after(&bars, &[], d);
-            let labels2 = triple_barrier_labels(&bars2, &config);
+            let (bars2, sentiment2) = alter_after(&bars, &sentiment, d);
+            let labels2 = outcomes(ticker, &bars2, &sentiment2);
             assert_eq!(labels[..=d - 7], labels2[..=d - 7], "{ticker} D={d}");
+            assert_ne!(
+                labels[d - 6..],
+                labels2[d - 6..],
+                "{ticker} D={d}: no teeth"
+            );
         }
         assert!(labels[..n - 7].iter().all(Option::is_some), "{ticker}");
         assert!(labels[n - 7..].iter().all(Option::is_none), "{ticker}");
@@ -324,15 +341,50 @@ fn labels_look_exactly_seven_bars_ahead() {
 #[test]
 fn real_labels_have_every_class() {
     let bars = bars("GME");
-    let labels = triple_barrier_labels(&bars, &BarrierConfig::default());
+    let labels: Vec<Option<Label>> = outcomes("GME", &bars, &sentiment("GME"))
+        .iter()
+        .map(|o| o.map(|o| Label::of_exit(o.reason)))
+        .collect();
     for class in Label::CLASSES {
         assert!(labels.contains(&Some(class)), "{class:?}");
     }
     let label_on = |d: &str| labels[bars.iter().position(|b| b.date == date(d)).unwrap()];
+    // GME's σ was above 2.5 % in January 2021: the widest levels, stop 5 %, target 10 %.
     // Signal Thursday 2021-01-21, entry at Friday's open 10.6475 (split-adjusted): Friday
     // ran to 19.19 without touching the 10.115 stop.
     assert_eq!(label_on("2021-01-21"), Some(Label::Buy));
     // Signal Friday 2021-01-22, entry at Monday's open 24.1825: Monday's range 15.28..39.79
     // holds both barriers, and a same-day tie counts as the stop.
     assert_eq!(label_on("2021-01-22"), Some(Label::Sell));
+}
+
+#[test]
+fn real_label_trades_are_booked_like_the_portfolio() {
+    // Every labelled trade of AAPL: stop and target inside the risk manager's ranges,
+    // exits on or before the 7th trading day, and the return of a target (stop) exit
+    // near +target% (−stop%) less about 20 bps of costs unless it gapped.
+    let bars = bars("AAPL");
+    let all: Vec<TradeOutcome> = outcomes("AAPL", &bars, &sentiment("AAPL"))
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(all.len() > 300);
+    for t in &all {
+        assert!((0.02..=0.05).contains(&t.stop_pct), "{t:?}");
+        assert!((0.05..=0.10).contains(&t.target_pct), "{t:?}");
+        assert!((1..=7).contains(&t.days_held), "{t:?}");
+        assert!(t.net_return < t.gross_return, "costs always cost: {t:?}");
+        match t.reason {
+            ExitReason::Target if t.exit_price == t.target => {
+                assert!(
+                    (t.net_return - (t.target_pct - 0.002)).abs() < 0.0005,
+                    "{t:?}"
+                )
+            }
+            ExitReason::StopLoss if t.exit_price == t.stop => {
+                assert!((t.net_return + t.stop_pct + 0.002).abs() < 0.0005, "{t:?}")
+            }
+            _ => {}
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! `tft features export`: the training set (features + triple-barrier labels), from CSV
-//! files (no database) or from the database, written as CSV with a `.meta.json` beside it.
+//! `tft features export`: the training set (features + labels = the exits of the trade
+//! each row's signal makes, with its net return), from CSV files (no database) or from
+//! the database, written as CSV with a `.meta.json` beside it (the label definition in
+//! its `label` object).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,15 +11,17 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use shared::adapters::{db, feature_store, price_csv, price_store, reddit_archive};
 use shared::config::{Config, ProcessEnv};
+use shared::core::exits::TradeRules;
 use shared::core::features::training::{daily_sentiment_by_ticker, training_set, write_csv};
-use shared::core::features::{BarrierConfig, DailySentiment, Market};
+use shared::core::features::{DailySentiment, Market};
 use shared::core::mention_sentiment::ScoredItem;
 use shared::core::universe::Universe;
 use shared::jobs::reddit_rows::score_item;
 
 #[derive(Subcommand)]
 pub enum FeaturesCommand {
-    /// Write the training set (features in schema order + label) to a CSV file.
+    /// Write the training set (features in schema order, then label, net_return, stop_pct,
+    /// target_pct, exit_reason) to a CSV file.
     Export(ExportArgs),
 }
 
@@ -44,9 +48,6 @@ pub struct ExportArgs {
     to: NaiveDate,
     #[arg(long)]
     out: PathBuf,
-    /// Profit target of the label (the stop is 5 %).
-    #[arg(long, default_value_t = 0.10)]
-    target: f64,
 }
 
 pub async fn run(command: FeaturesCommand) -> anyhow::Result<()> {
@@ -177,11 +178,9 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
             market,
         )
     };
-    let barrier = BarrierConfig {
-        target: args.target,
-        ..BarrierConfig::default()
-    };
-    let (rows, info) = training_set(&prices, &sentiment, &market, args.from, args.to, &barrier);
+    // Labels are the exits the live system and the backtester trade with.
+    let rules = TradeRules::default();
+    let (rows, info) = training_set(&prices, &sentiment, &market, args.from, args.to, &rules);
     anyhow::ensure!(
         rows.iter().all(|r| r.values.iter().all(|v| v.is_finite())),
         "a non-finite feature value (a bug: every feature is finite by construction)"
@@ -226,7 +225,6 @@ mod tests {
             from: "2021-11-01".parse().unwrap(),
             to: "2021-12-31".parse().unwrap(),
             out: out.clone(),
-            target: 0.10,
         })
         .await
         .unwrap();
@@ -251,10 +249,30 @@ mod tests {
         assert_eq!(meta["rows_with_regime"], meta["rows"]);
         let header = csv.lines().next().unwrap();
         assert!(header.contains(",rank_return_20d,"), "{header}");
+        assert_eq!(meta["label"]["hold_days"], 7);
+        assert_eq!(meta["label"]["max_stop_pct"], 0.05);
+        assert_eq!(meta["label"]["commission_bps"], 5.0);
+        assert!(meta["label"]["rule"]
+            .as_str()
+            .unwrap()
+            .contains("next trading day's open"));
         assert!(csv
             .lines()
-            .skip(1)
-            .all(|l| l.ends_with(",0") || l.ends_with(",1") || l.ends_with(",2")));
+            .next()
+            .unwrap()
+            .ends_with(",label,net_return,stop_pct,target_pct,exit_reason"));
+        for line in csv.lines().skip(1) {
+            let cols: Vec<&str> = line.rsplitn(6, ',').collect();
+            let (reason, label) = (cols[0], cols[4]);
+            let expected = match reason {
+                "stop_loss" => "0",
+                "time_decay" | "signal_flip" => "1",
+                "target" => "2",
+                other => panic!("exit reason {other:?}"),
+            };
+            assert_eq!(label, expected, "{line}");
+            assert!(cols[3].parse::<f64>().unwrap().is_finite(), "{line}");
+        }
         let _ = std::fs::remove_file(&out);
         let _ = std::fs::remove_file(out.with_extension("meta.json"));
     }

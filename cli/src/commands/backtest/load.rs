@@ -10,7 +10,7 @@ use ensemble::store::ModelStore;
 use ensemble::Ensemble;
 use shared::adapters::price_csv;
 use shared::core::backtest::{check_out_of_sample, ModelWindow, RawInputs};
-use shared::core::features::BarrierConfig;
+use shared::core::exits::ExitConfig;
 use shared::core::nyse;
 
 use super::BacktestArgs;
@@ -81,7 +81,8 @@ pub async fn models(root: &Path, from: NaiveDate, to: NaiveDate) -> anyhow::Resu
             to: m.validation_window.to,
         },
         // The labels of the last validation rows read the bars of the following trading
-        // days (the triple barrier's horizon): the model was selected on them too.
+        // days (the labels' horizon: entry the next day, time decay on its 7th trading
+        // day): the model was selected on them too.
         ModelWindow {
             name: "validation labels".into(),
             from: m
@@ -91,7 +92,7 @@ pub async fn models(root: &Path, from: NaiveDate, to: NaiveDate) -> anyhow::Resu
                 .unwrap_or(m.validation_window.to),
             to: nyse::add_trading_days(
                 m.validation_window.to,
-                BarrierConfig::default().horizon_days as i64,
+                i64::from(ExitConfig::default().hold_days),
             ),
         },
     ];

@@ -1,4 +1,4 @@
-//! Point-in-time features and triple-barrier labels, one implementation for export,
+//! Point-in-time features and the training labels, one implementation for export,
 //! training and serving.
 //!
 //! [`ticker_features`] turns one ticker's bars and daily sentiment aggregates into one
@@ -9,8 +9,9 @@
 //! or years later with the whole history. Every value is finite; a day without mentions
 //! is a row with 0 mentions and neutral (0) sentiment. Definitions: `docs/features.md`.
 //!
-//! [`triple_barrier_labels`] looks ahead on purpose (7 trading days): labels are for
-//! training and evaluation only, never an input.
+//! [`exit_labels`] looks ahead on purpose (up to the 7th trading day of the trade):
+//! labels are the exits of the trade each signal would have made, for training and
+//! evaluation only, never an input.
 
 pub mod candles;
 pub mod labels;
@@ -23,7 +24,7 @@ pub mod universe;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-pub use labels::{triple_barrier_labels, BarrierConfig, Label};
+pub use labels::{exit_labels, Label};
 pub use schema::{FeatureSchema, FEATURE_SCHEMA, TICKER_FEATURES};
 pub use universe::{cross_section, Market, SectorMap};
 
