@@ -232,12 +232,40 @@ fn benchmark_regime(bars: &[DailyBar]) -> Vec<Option<[f64; 4]>> {
         .collect()
 }
 
-fn index(name: &str) -> usize {
-    FEATURE_SCHEMA
-        .index_of(name)
-        .filter(|i| *i < TICKER_FEATURES)
-        .unwrap_or_else(|| panic!("{name} is not a per-ticker feature"))
+/// The schema position of a per-ticker feature, at compile time (a typo fails the build).
+const fn index(name: &str) -> usize {
+    let names = FEATURE_SCHEMA.names;
+    let mut i = 0;
+    while i < TICKER_FEATURES {
+        let n = names[i].as_bytes();
+        let m = name.as_bytes();
+        if n.len() == m.len() {
+            let mut k = 0;
+            while k < n.len() && n[k] == m[k] {
+                k += 1;
+            }
+            if k == n.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a per-ticker feature")
 }
+
+const AT_RETURN_5D: usize = index("return_5d");
+const AT_RETURN_20D: usize = index("return_20d");
+const AT_SMA_50_GAP: usize = index("close_sma_50_gap");
+/// Where the [`RANKED`] features are.
+const AT_RANKED: [usize; RANKED.len()] = {
+    let mut out = [0; RANKED.len()];
+    let mut j = 0;
+    while j < RANKED.len() {
+        out[j] = index(RANKED[j]);
+        j += 1;
+    }
+    out
+};
 
 /// The market block of every row: `rows_by_ticker` are [`super::ticker_features`]'s
 /// rows (one ticker per vector, any dates), returned in the same order with the block
@@ -247,10 +275,8 @@ pub fn cross_section(
     mut rows_by_ticker: Vec<Vec<FeatureRow>>,
     market: &Market,
 ) -> Vec<Vec<FeatureRow>> {
-    let ranked: Vec<usize> = RANKED.iter().map(|n| index(n)).collect();
-    let at_return_5d = index("return_5d");
-    let at_return_20d = index("return_20d");
-    let at_sma_50_gap = index("close_sma_50_gap");
+    let (ranked, at_return_5d, at_return_20d, at_sma_50_gap) =
+        (AT_RANKED, AT_RETURN_5D, AT_RETURN_20D, AT_SMA_50_GAP);
 
     let regime = benchmark_regime(&market.benchmark);
     let in_universe: Vec<bool> = rows_by_ticker
