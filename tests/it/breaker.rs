@@ -10,7 +10,9 @@ use shared::adapters::eventbridge::EventPublisher;
 use shared::core::nyse;
 use shared::core::risk::{Breaker, BreakerEvent};
 
-use crate::generate_signals::{count, day, job, put_close, put_prediction, put_prediction_of, request};
+use crate::generate_signals::{
+    count, day, job, put_close, put_prediction, put_prediction_of, request,
+};
 
 /// An earlier mark at a peak of 117 700; the portfolio is 100 000 in cash: 15.04 % down.
 async fn fallen_from_117_700(db: &TestDb) {
@@ -88,8 +90,16 @@ async fn generate_signals_breaker_trips_once_is_idempotent_and_releases_after_th
     assert_eq!(
         keys("breaker.tripped").await,
         [
-            (format!("breaker.tripped:{id}:email"), Some("2021-03-29".to_string()), Some(117_700.0)),
-            (format!("breaker.tripped:{id}:webhook"), Some("2021-03-29".to_string()), Some(117_700.0)),
+            (
+                format!("breaker.tripped:{id}:email"),
+                Some("2021-03-29".to_string()),
+                Some(117_700.0)
+            ),
+            (
+                format!("breaker.tripped:{id}:webhook"),
+                Some("2021-03-29".to_string()),
+                Some(117_700.0)
+            ),
         ]
     );
 
@@ -108,18 +118,28 @@ async fn generate_signals_breaker_trips_once_is_idempotent_and_releases_after_th
         })
         .await
         .unwrap();
-    assert!(!other.already_generated && other.breaker_event.is_none(), "{other:?}");
+    assert!(
+        !other.already_generated && other.breaker_event.is_none(),
+        "{other:?}"
+    );
     assert!(other.opened.is_empty());
     assert_eq!(count(&db, "SELECT count(*) FROM breaker_events").await, 1);
     assert_eq!(
-        count(&db, "SELECT count(*) FROM notification_outbox WHERE event_type LIKE 'breaker.%'").await,
+        count(
+            &db,
+            "SELECT count(*) FROM notification_outbox WHERE event_type LIKE 'breaker.%'"
+        )
+        .await,
         2
     );
 
     // The last locked day: still no entry, no event.
     buy_aaa(&db, until).await;
     let locked = job.handle(&request(until)).await.unwrap();
-    assert!(locked.opened.is_empty() && locked.breaker_event.is_none(), "{locked:?}");
+    assert!(
+        locked.opened.is_empty() && locked.breaker_event.is_none(),
+        "{locked:?}"
+    );
     assert!(locked.breaker.locks(until));
 
     // The 21st trading day after the trip: released, the peak reset to 100 000, AAA enters.
@@ -136,15 +156,24 @@ async fn generate_signals_breaker_trips_once_is_idempotent_and_releases_after_th
     ));
     assert_eq!(s.opened.len(), 1, "{s:?}");
     assert_eq!(s.opened[0].ticker, "AAA");
-    assert_eq!(s.notifications_queued, 4, "signal.opened ×2 + breaker.released ×2");
+    assert_eq!(
+        s.notifications_queued, 4,
+        "signal.opened ×2 + breaker.released ×2"
+    );
     assert_eq!(keys("breaker.released").await.len(), 2);
     let c = db.pool.get().await.unwrap();
     let peak: f64 = c
-        .query_one("SELECT peak_equity FROM portfolio_equity_curve WHERE date = $1", &[&release])
+        .query_one(
+            "SELECT peak_equity FROM portfolio_equity_curve WHERE date = $1",
+            &[&release],
+        )
         .await
         .unwrap()
         .get(0);
-    assert_eq!(peak, 100_000.0, "the mark of the release day starts the new peak");
+    assert_eq!(
+        peak, 100_000.0,
+        "the mark of the release day starts the new peak"
+    );
     drop(c);
 
     // The day after: the peak read is the release's, not 117 700, and nothing trips.
@@ -152,10 +181,18 @@ async fn generate_signals_breaker_trips_once_is_idempotent_and_releases_after_th
     put_close(&db, "AAA", next, 50.0).await;
     put_prediction(&db, "AAA", next, [0.10, 0.80, 0.10]).await;
     let s = job.handle(&request(next)).await.unwrap();
-    assert!(s.breaker_event.is_none() && s.breaker == Breaker::Armed, "{s:?}");
+    assert!(
+        s.breaker_event.is_none() && s.breaker == Breaker::Armed,
+        "{s:?}"
+    );
     assert!(s.drawdown < 0.01, "{}", s.drawdown);
-    let stored = breaker_store::events(&**db.pool.get().await.unwrap()).await.unwrap();
-    let kinds: Vec<(&str, NaiveDate)> = stored.iter().map(|r| (r.event.kind(), r.event.date())).collect();
+    let stored = breaker_store::events(&**db.pool.get().await.unwrap())
+        .await
+        .unwrap();
+    let kinds: Vec<(&str, NaiveDate)> = stored
+        .iter()
+        .map(|r| (r.event.kind(), r.event.date()))
+        .collect();
     assert_eq!(kinds, [("tripped", trip), ("released", release)]);
 
     // On the bus: breaker.tripped (put by the run and again by the re-delivery, the same

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::GenericClient;
 
+use crate::adapters::breaker_store::{self, RecordedBreakerEvent};
 use crate::adapters::db::DbError;
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::portfolio_store::{
@@ -47,7 +48,6 @@ use crate::core::calendar::new_york_instant;
 use crate::core::exits::{self, ExitConfig};
 use crate::core::nyse;
 use crate::core::portfolio::{Costs, PortfolioError};
-use crate::adapters::breaker_store::{self, RecordedBreakerEvent};
 use crate::core::risk::{Breaker, BreakerEvent, BreakerMode, RiskConfig};
 use crate::core::signals::{plan_day, MarketRow};
 use crate::jobs::portfolio_book::{self, BookError, Closed, Opened, Settled};
@@ -692,7 +692,10 @@ impl GenerateSignals {
 
     /// Puts the run's breaker trip or release on the bus (again on a re-delivery, as
     /// `signals.generated`: the id tells consumers it is the same event).
-    async fn announce_breaker(&self, summary: &GenerateSignalsSummary) -> Result<(), GenerateError> {
+    async fn announce_breaker(
+        &self,
+        summary: &GenerateSignalsSummary,
+    ) -> Result<(), GenerateError> {
         let (Some(events), Some(recorded)) = (&self.events, &summary.breaker_event) else {
             return Ok(());
         };
@@ -739,11 +742,19 @@ async fn record_breaker_event(
     let id = breaker_store::record(tx, event).await?;
     match id {
         Some(id) => {
-            tracing::warn!(kind = event.kind(), drawdown = event.drawdown(), equity = event.equity(), "drawdown breaker");
+            tracing::warn!(
+                kind = event.kind(),
+                drawdown = event.drawdown(),
+                equity = event.equity(),
+                "drawdown breaker"
+            );
             Ok(Some(RecordedBreakerEvent { id, event: *event }))
         }
         None => {
-            tracing::warn!(kind = event.kind(), "breaker event of the day already stored");
+            tracing::warn!(
+                kind = event.kind(),
+                "breaker event of the day already stored"
+            );
             Ok(None)
         }
     }

@@ -177,9 +177,7 @@ impl BreakerEvent {
 
     pub fn equity(&self) -> f64 {
         match self {
-            BreakerEvent::Tripped { equity, .. } | BreakerEvent::Released { equity, .. } => {
-                *equity
-            }
+            BreakerEvent::Tripped { equity, .. } | BreakerEvent::Released { equity, .. } => *equity,
         }
     }
 }
@@ -237,8 +235,8 @@ pub fn step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::risk::{evaluate, Candidate};
     use crate::core::features::Label;
+    use crate::core::risk::{evaluate, Candidate};
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -297,8 +295,7 @@ mod tests {
     }
 
     #[test]
-    fn breaker_locks_the_trip_day_and_20_trading_days_across_a_holiday_and_releases_on_day_21()
-    {
+    fn breaker_locks_the_trip_day_and_20_trading_days_across_a_holiday_and_releases_on_day_21() {
         let c = RiskConfig::default();
         // Tripped on Thursday 2021-03-25; Good Friday 2021-04-02 is closed, so the 20th
         // trading day after the trip is 2021-04-23 and the 21st 2021-04-26.
@@ -369,7 +366,7 @@ mod tests {
         let mut s = at(80_000.0);
         step(&mut s, d("2021-03-01"), &c).unwrap();
         step(&mut s, d("2021-03-30"), &c).unwrap(); // released at 80 000
-        // 68 000 = exactly 15 % below the new peak: trades.
+                                                    // 68 000 = exactly 15 % below the new peak: trades.
         s.cash = 68_000.0;
         assert_eq!(step(&mut s, d("2021-03-31"), &c), None);
         // 67 990: 15.0125 % below 80 000: trips again.
