@@ -77,6 +77,8 @@ fn backtest_cli_report_json_trades_csv_and_html_follow_the_contract() {
     ] {
         assert!(r.get(key).is_some(), "report.json lacks {key}");
     }
+    // The drawdown breaker's trips and releases (docs/risk.md): a list, maybe empty.
+    assert!(r["breaker_events"].is_array(), "{}", r["breaker_events"]);
     for key in ["total_return", "sharpe", "max_drawdown"] {
         assert!(
             r["benchmark"][key].is_number(),

@@ -2,6 +2,7 @@
 //! PgBouncer, recorded Yahoo traffic through wiremock, EventBridge on moto.
 //! Run through `make test`, which starts those services.
 
+mod breaker;
 mod build_features;
 mod end_to_end;
 mod generate_signals;

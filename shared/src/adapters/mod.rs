@@ -1,5 +1,6 @@
 //! Adapters: everything that talks to the outside world.
 
+pub mod breaker_store;
 pub mod db;
 #[cfg(feature = "aws")]
 pub mod email;

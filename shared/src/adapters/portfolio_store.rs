@@ -13,6 +13,7 @@ use serde::Serialize;
 use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
+use super::breaker_store;
 use super::db::{DbError, QueryContext};
 use crate::core::portfolio::{Costs, PortfolioState, Position};
 
@@ -199,18 +200,27 @@ pub async fn load(
         };
         positions.push(position);
     }
+    // After a breaker release the peak restarts at the release's equity: only marks
+    // from that day on count (docs/risk.md, "Drawdown breaker").
+    let stored = breaker_store::load(client).await?;
+    let (since, floor) = match stored.last_release {
+        Some((date, equity)) => (Some(date), equity),
+        None => (None::<NaiveDate>, account.starting_equity),
+    };
     let peak: Option<f64> = client
-        .query_typed("SELECT max(peak_equity) FROM portfolio_equity_curve", &[])
+        .query_typed(
+            "SELECT max(peak_equity) FROM portfolio_equity_curve WHERE $1::date IS NULL OR date >= $1",
+            &[(&since, Type::DATE)],
+        )
         .await
         .context("read the equity peak")?[0]
         .get(0);
     let state = PortfolioState {
         cash: account.cash,
         positions,
-        peak_equity: peak
-            .unwrap_or(account.starting_equity)
-            .max(account.starting_equity),
+        peak_equity: peak.unwrap_or(floor).max(floor),
         realized_pnl: account.realized_pnl,
+        breaker: stored.breaker,
     };
     // The peak is not raised from the stored marks: an intraday mark (the monitor's)
     // is not a close, and only equity at the closes sets a peak (generate-signals marks

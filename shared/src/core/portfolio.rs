@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::exits::ExitReason;
 use super::nyse;
-use super::risk::TradePlan;
+use super::risk::{Breaker, TradePlan};
 
 /// Transaction costs in basis points of the traded notional, charged on each side.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -138,6 +138,9 @@ pub struct PortfolioState {
     pub peak_equity: f64,
     /// Sum of the closed trades' net P&L.
     pub realized_pnl: f64,
+    /// The drawdown breaker's lock (`risk::breaker`): armed unless a trip is cooling off.
+    #[serde(default)]
+    pub breaker: Breaker,
 }
 
 fn valid_price(p: f64) -> Result<f64, PortfolioError> {
@@ -156,6 +159,7 @@ impl PortfolioState {
             positions: Vec::new(),
             peak_equity: starting_cash,
             realized_pnl: 0.0,
+            breaker: Breaker::Armed,
         }
     }
 

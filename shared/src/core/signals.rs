@@ -3,7 +3,9 @@
 //! way whichever runs it.
 //!
 //! [`plan_day`], after the close of `date`:
-//! 1. marks the portfolio at that day's closes (the risk manager reads it marked);
+//! 1. marks the portfolio at that day's closes (the risk manager reads it marked) and
+//!    steps the drawdown breaker there ([`risk::breaker::step`]: a trip locks the day's
+//!    entries, a release resets the peak; [`DayPlan::apply_breaker`] carries it over);
 //! 2. **flips**: every held ticker whose prediction is SELL (the ensemble's arg-max) is
 //!    closed at that close (`signal_flip`), in ticker order; its slot and cash are free
 //!    for the day's entries (booked in the working copy without costs, as `decide_day`
@@ -30,7 +32,9 @@ use super::exits::{Exit, ExitReason};
 use super::features::Label;
 use super::portfolio::{Costs, PortfolioState};
 use super::prediction::Prediction;
-use super::risk::{self, Candidate, Decision, EntryGate, Rejection, RiskConfig, TradePlan};
+use super::risk::{
+    self, Breaker, BreakerEvent, Candidate, Decision, EntryGate, Rejection, RiskConfig, TradePlan,
+};
 
 /// What the market said about a ticker at the signal date's close.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -83,6 +87,22 @@ pub struct DayPlan {
     pub equity: f64,
     /// Drawdown from the peak at those closes, before the day's trades.
     pub drawdown: f64,
+    /// The drawdown breaker after the day's closes (`risk::breaker::step`, before the
+    /// entries were decided): locked days plan no entries.
+    pub breaker: Breaker,
+    /// The day's trip or release, if any (a release reset the peak to `equity`).
+    pub breaker_event: Option<BreakerEvent>,
+}
+
+impl DayPlan {
+    /// Carries the day's breaker move into the caller's portfolio: the new lock, and on
+    /// a release the peak reset to the equity at the closes.
+    pub fn apply_breaker(&self, state: &mut PortfolioState) {
+        state.breaker = self.breaker;
+        if let Some(BreakerEvent::Released { equity, .. }) = self.breaker_event {
+            state.peak_equity = equity;
+        }
+    }
 }
 
 /// Plans `date`'s flips and entries (module docs). `state` is the portfolio before the
@@ -105,6 +125,7 @@ pub fn plan_day(
     working.mark_with(|ticker| market.market_row(ticker).map(|m| m.close));
     let equity = working.equity_at_marks();
     let drawdown = working.drawdown_at_marks();
+    let breaker_event = risk::breaker::step(&mut working, date, risk_config);
 
     let mut no_market_data = Vec::new();
     let mut flips = Vec::new();
@@ -170,6 +191,8 @@ pub fn plan_day(
         no_market_data,
         equity,
         drawdown,
+        breaker: working.breaker,
+        breaker_event,
     }
 }
 

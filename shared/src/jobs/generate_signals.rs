@@ -20,6 +20,11 @@
 //! cash cannot pay one share of once costs count is refused
 //! (`insufficient_cash_after_costs`), a flip of a pending entry is skipped, and a
 //! re-delivery reports predicted tickers the committed run never considered.
+//!
+//! The drawdown breaker (`core::risk::breaker`, docs/risk.md) is read from
+//! `breaker_events` with the portfolio; `plan_day` trips or releases it at D's closes,
+//! and the run stores that row and its two outbox rows (`breaker.tripped` /
+//! `breaker.released`) in its transaction, then puts the same-named event on the bus.
 
 use std::collections::HashMap;
 
@@ -29,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::GenericClient;
 
+use crate::adapters::breaker_store::{self, RecordedBreakerEvent};
 use crate::adapters::db::DbError;
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::portfolio_store::{
@@ -43,7 +49,7 @@ use crate::core::exits::{self, ExitConfig};
 use crate::core::nyse;
 use crate::core::portfolio::{Costs, PortfolioError};
 use crate::core::risk::gate::GateSettingError;
-use crate::core::risk::RiskConfig;
+use crate::core::risk::{Breaker, BreakerEvent, BreakerMode, RiskConfig};
 use crate::core::signals::{plan_day, MarketRow};
 use crate::jobs::portfolio_book::{self, BookError, Closed, Opened, Settled};
 use crate::jobs::scheduled::{DailyRun, EventError};
@@ -77,16 +83,22 @@ impl Default for TradingConfig {
 }
 
 impl TradingConfig {
-    /// `TFT_STARTING_EQUITY` (default 100 000, must be positive); the rules are the seed's.
+    /// `TFT_STARTING_EQUITY` (default 100 000, must be positive) and
+    /// `TFT_BREAKER_COOLOFF_DAYS` (default 20 trading days; `0` or `permanent`: the seed's
+    /// halt); the other rules are the seed's.
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let starting_equity: f64 = parse(env, "TFT_STARTING_EQUITY", 100_000.0)?;
+        let breaker: BreakerMode = parse(env, "TFT_BREAKER_COOLOFF_DAYS", BreakerMode::default())?;
         if !(starting_equity > 0.0 && starting_equity.is_finite()) {
             return Err(ConfigError::Invalid {
                 name: "TFT_STARTING_EQUITY",
                 reason: format!("{starting_equity} is not a positive amount"),
             });
         }
-        let mut risk = RiskConfig::default();
+        let mut risk = RiskConfig {
+            breaker,
+            ..RiskConfig::default()
+        };
         if let Some(gate) = env.get("TFT_ENTRY_GATE") {
             risk.entry_gate = gate
                 .parse()
@@ -174,6 +186,13 @@ pub struct GenerateSignalsSummary {
     pub cash: f64,
     pub equity: f64,
     pub drawdown: f64,
+    /// The drawdown breaker after the run (docs/risk.md, "Drawdown breaker").
+    #[serde(default)]
+    pub breaker: Breaker,
+    /// The trip or release this run recorded (announced as `breaker.tripped` /
+    /// `breaker.released`, notified through the outbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker_event: Option<RecordedBreakerEvent>,
     pub event_published: bool,
 }
 
@@ -262,6 +281,7 @@ impl GenerateSignals {
                 );
             }
             drop(tx);
+            self.announce_breaker(&summary).await?;
             summary.event_published = self.announce(date, &model_version, &summary).await?;
             tracing::info!("signals of the day already generated: nothing changed");
             return Ok(summary);
@@ -296,6 +316,8 @@ impl GenerateSignals {
         let days = signal_inputs::load_ticker_days(&*tx, date, &tickers).await?;
         let market: HashMap<String, MarketRow> =
             days.iter().map(|(t, d)| (t.clone(), d.market)).collect();
+        // The breaker and the risk manager read the drawdown from the stored peak too.
+        live.state.peak_equity = stored_peak;
         let plan = plan_day(date, &predictions, &market, &live.state, &self.config.risk);
 
         let close_at = session_close(date);
@@ -303,6 +325,24 @@ impl GenerateSignals {
             market.iter().map(|(t, m)| (t.clone(), m.close)).collect();
         live.state.peak_equity = stored_peak;
         live.state.mark_to_market(&closes);
+        // A trip locks the entries (none were planned), a release resets the peak.
+        plan.apply_breaker(&mut live.state);
+        summary.breaker = live.state.breaker;
+        if let Some(event) = plan.breaker_event {
+            summary.breaker_event = record_breaker_event(&*tx, &event).await?;
+            summary.notifications_queued += match &summary.breaker_event {
+                Some(recorded) => {
+                    portfolio_book::announce(
+                        &*tx,
+                        event.event_type(),
+                        recorded.id,
+                        breaker_payload(recorded, &self.config.risk),
+                    )
+                    .await?
+                }
+                None => 0,
+            };
+        }
         for (ticker, id) in &live.signal_ids {
             if let Some(price) = closes.get(ticker) {
                 portfolio_store::mark_position(&*tx, *id, *price, close_at).await?;
@@ -478,6 +518,7 @@ impl GenerateSignals {
             .await
             .map_err(|e| db(e, "commit the signal run"))?;
 
+        self.announce_breaker(&summary).await?;
         summary.event_published = self.announce(date, &model_version, &summary).await?;
         tracing::info!(
             opened = summary.opened.len(),
@@ -666,6 +707,24 @@ impl GenerateSignals {
         }
     }
 
+    /// Puts the run's breaker trip or release on the bus (again on a re-delivery, as
+    /// `signals.generated`: the id tells consumers it is the same event).
+    async fn announce_breaker(
+        &self,
+        summary: &GenerateSignalsSummary,
+    ) -> Result<(), GenerateError> {
+        let (Some(events), Some(recorded)) = (&self.events, &summary.breaker_event) else {
+            return Ok(());
+        };
+        events
+            .publish(
+                recorded.event.event_type(),
+                &breaker_payload(recorded, &self.config.risk),
+            )
+            .await
+            .map_err(|e| GenerateError::Publish(e.to_string()))
+    }
+
     async fn announce(
         &self,
         date: NaiveDate,
@@ -688,6 +747,75 @@ impl GenerateSignals {
             .await
             .map_err(|e| GenerateError::Publish(e.to_string()))?;
         Ok(true)
+    }
+}
+
+/// Stores the day's trip or release; `None` (and a warning) when that day's row exists
+/// already (it cannot, since the breaker is read under the portfolio lock).
+async fn record_breaker_event(
+    tx: &impl GenericClient,
+    event: &BreakerEvent,
+) -> Result<Option<RecordedBreakerEvent>, GenerateError> {
+    let id = breaker_store::record(tx, event).await?;
+    match id {
+        Some(id) => {
+            tracing::warn!(
+                kind = event.kind(),
+                drawdown = event.drawdown(),
+                equity = event.equity(),
+                "drawdown breaker"
+            );
+            Ok(Some(RecordedBreakerEvent { id, event: *event }))
+        }
+        None => {
+            tracing::warn!(
+                kind = event.kind(),
+                "breaker event of the day already stored"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// The `breaker.tripped` / `breaker.released` detail and notification data
+/// (docs/events.md).
+pub fn breaker_payload(recorded: &RecordedBreakerEvent, risk: &RiskConfig) -> serde_json::Value {
+    match recorded.event {
+        BreakerEvent::Tripped {
+            date,
+            drawdown,
+            equity,
+            peak_equity,
+            locked_until,
+        } => json!({
+            "breaker_event_id": recorded.id,
+            "trading_date": date,
+            "drawdown": drawdown,
+            "max_drawdown": risk.max_drawdown,
+            "equity": equity,
+            "peak_equity": peak_equity,
+            "locked_until": locked_until,
+            "releases_on": locked_until.map(nyse::next_trading_day),
+            "mode": match risk.breaker {
+                BreakerMode::CoolOff { .. } => "cool_off",
+                BreakerMode::Permanent => "permanent",
+            },
+        }),
+        BreakerEvent::Released {
+            date,
+            tripped_on,
+            drawdown,
+            equity,
+            previous_peak,
+        } => json!({
+            "breaker_event_id": recorded.id,
+            "trading_date": date,
+            "tripped_on": tripped_on,
+            "drawdown": drawdown,
+            "equity": equity,
+            "previous_peak": previous_peak,
+            "peak_equity": equity,
+        }),
     }
 }
 

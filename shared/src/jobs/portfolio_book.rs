@@ -99,7 +99,9 @@ fn links(ticker: &str) -> Value {
     json!({"chart": format!("https://finance.yahoo.com/quote/{ticker}")})
 }
 
-async fn announce(
+/// Queues `event_type` for `entity` on both channels (webhook and e-mail); how many rows
+/// were new.
+pub(crate) async fn announce(
     client: &impl GenericClient,
     event_type: &str,
     entity: i64,

@@ -319,6 +319,7 @@ pub fn render(report: &Report, run: &BacktestRun, benchmark: &[EquityPoint]) -> 
     let _ = write!(s, "<p class=\"sub\">{} predictions, {} BUY; {} entries planned, {} missed (no bar or no cash at the open); refused by the risk manager: {}.</p>",
         report.predictions, report.buy_predictions, report.entries_planned, report.missed_entries,
         if rejected.is_empty() { "none".into() } else { rejected.join(", ") });
+    s.push_str(&breaker_line(report));
     s.push_str("<h2>Model and method</h2><div class=\"note\">");
     if let Some(model) = &report.model {
         let _ = write!(s, "<p>Model {}.", esc(&model.version));
@@ -370,4 +371,41 @@ mod tests {
         assert_eq!(whole(-2103.2), "-2103");
         assert_eq!(whole(1064.6), "1065");
     }
+}
+
+/// The drawdown breaker's trips and releases, one sentence.
+fn breaker_line(report: &Report) -> String {
+    use shared::core::risk::BreakerEvent;
+    let events: Vec<String> = report
+        .breaker_events
+        .iter()
+        .map(|e| match e {
+            BreakerEvent::Tripped {
+                date,
+                drawdown,
+                equity,
+                locked_until,
+                ..
+            } => format!(
+                "tripped on {date} at {:.2} % down (equity {equity:.2}), {}",
+                drawdown * 100.0,
+                match locked_until {
+                    Some(u) => format!("no entries through {u}"),
+                    None => "no entries again (permanent)".into(),
+                }
+            ),
+            BreakerEvent::Released { date, equity, .. } => {
+                format!("released on {date} (peak reset to {equity:.2})")
+            }
+        })
+        .collect();
+    format!(
+        "<p class=\"sub\">Drawdown breaker ({}): {}.</p>",
+        esc(&report.config.risk.breaker.to_string()),
+        if events.is_empty() {
+            "never tripped".into()
+        } else {
+            esc(&events.join("; "))
+        }
+    )
 }

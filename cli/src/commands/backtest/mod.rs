@@ -83,6 +83,10 @@ pub struct BacktestArgs {
     /// Slippage per side, basis points of the price.
     #[arg(long, default_value_t = 5.0)]
     pub slippage_bps: f64,
+    /// The drawdown breaker after a drop of more than 15 %: trading days without entries
+    /// before the peak resets (20), or `permanent` / `0` for the seed's halt.
+    #[arg(long, default_value = "20")]
+    pub breaker_cooloff_days: shared::core::risk::BreakerMode,
     /// No progress bars or summary table (report files only).
     #[arg(long)]
     pub quiet: bool,
@@ -155,6 +159,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     config.starting_cash = args.cash;
     config.costs.commission_bps = args.commission_bps;
     config.costs.slippage_bps = args.slippage_bps;
+    config.risk.breaker = args.breaker_cooloff_days;
     if let Some(gate) = args.gate {
         config.risk.entry_gate = gate;
     }

@@ -14,6 +14,7 @@ use shared::core::backtest::probe::ProbeOutcome;
 use shared::core::backtest::{BacktestConfig, BacktestRun, EquityPoint, ModelWindow};
 use shared::core::features::FEATURE_SCHEMA;
 use shared::core::portfolio::Position;
+use shared::core::risk::BreakerEvent;
 
 use super::load::{Inputs, Models};
 use super::{BacktestArgs, NamedRun};
@@ -90,6 +91,8 @@ pub struct Report {
     pub entries_planned: usize,
     pub missed_entries: usize,
     pub rejections: BTreeMap<String, usize>,
+    /// The drawdown breaker's trips and releases (date, drawdown, equity; docs/risk.md).
+    pub breaker_events: Vec<BreakerEvent>,
     pub open_at_end: Vec<Position>,
     pub probe: Option<ProbeOutcome>,
     pub equity_curve: Vec<CurvePoint>,
@@ -224,6 +227,7 @@ impl Report {
             entries_planned: main.plans.len(),
             missed_entries: main.missed_entries.len(),
             rejections: main.rejections.clone(),
+            breaker_events: main.breaker_events.clone(),
             open_at_end: main.open_at_end.clone(),
             probe: probe.cloned(),
             equity_curve,

@@ -12,7 +12,9 @@
 //!    the feature windows ending at `t` (the last [`SEQUENCE_DAYS`] point-in-time rows of
 //!    every ticker with a bar on `t`) go to [`Predictor::predict_day`] and the predictions
 //!    to [`signals::plan_day`], the function live signal generation calls: its flips are
-//!    booked at `t`'s close, its entries wait for the next open;
+//!    booked at `t`'s close, its entries wait for the next open; the drawdown breaker's
+//!    trip or release at `t`'s closes is carried into the portfolio (a lock plans no
+//!    entries, a release resets the peak) and listed in [`BacktestRun::breaker_events`];
 //! 4. the equity after the close is one point of the curve.
 //!
 //! Positions still open after the last day stay open (listed, marked at the last close,
@@ -27,7 +29,7 @@ use super::data::{MarketData, TickerData};
 use crate::core::exits::{self, ExitConfig, ExitReason, SentimentReading};
 use crate::core::portfolio::{ClosedTrade, Costs, PortfolioState, Position};
 use crate::core::prediction::{FeatureWindow, Predictor, PredictorError, SEQUENCE_DAYS};
-use crate::core::risk::{RiskConfig, TradePlan};
+use crate::core::risk::{BreakerEvent, RiskConfig, TradePlan};
 use crate::core::signals::{self, MarketRow, MarketRows};
 use crate::core::{features::Label, nyse};
 
@@ -102,6 +104,8 @@ pub struct BacktestRun {
     pub rejections: BTreeMap<String, usize>,
     pub predictions: usize,
     pub buy_predictions: usize,
+    /// The drawdown breaker's trips and releases, by date (`risk::breaker`).
+    pub breaker_events: Vec<BreakerEvent>,
 }
 
 /// Why a run stopped.
@@ -143,6 +147,7 @@ pub fn run(
         rejections: BTreeMap::new(),
         predictions: 0,
         buy_predictions: 0,
+        breaker_events: Vec::new(),
     };
     let mut state = PortfolioState::new(config.starting_cash);
     let mut pending: Vec<TradePlan> = Vec::new();
@@ -165,6 +170,8 @@ pub fn run(
                 .filter(|p| p.signal == Label::Buy)
                 .count();
             let plan = signals::plan_day(day, &predictions, &market, &state, &config.risk);
+            plan.apply_breaker(&mut state);
+            out.breaker_events.extend(plan.breaker_event);
             for flip in &plan.flips {
                 if let Ok(trade) = state.close(
                     &flip.ticker,

@@ -585,3 +585,134 @@ fn backtest_buy_and_hold_buys_at_the_first_open_with_costs() {
     assert!(close(curve[0].equity, shares * 100.0));
     assert!(close(curve[15].equity, shares * 110.0));
 }
+
+/// BUY AAA at 0.9 on every day, BUY BBB at 0.85 on `bbb_on` only; HOLD otherwise.
+struct BuyAaaDaily {
+    bbb_on: NaiveDate,
+}
+
+impl Predictor for BuyAaaDaily {
+    fn version(&self) -> &str {
+        "buy-aaa-daily"
+    }
+
+    fn predict_day(
+        &self,
+        date: NaiveDate,
+        windows: &[FeatureWindow<'_>],
+    ) -> Result<Vec<Prediction>, PredictorError> {
+        Ok(windows
+            .iter()
+            .map(|w| {
+                let p = match w.ticker {
+                    "AAA" => [0.05, 0.05, 0.9],
+                    "BBB" if date == self.bbb_on => [0.075, 0.075, 0.85],
+                    _ => [0.0, 1.0, 0.0],
+                };
+                Prediction::from_probabilities(w.ticker, date, "buy-aaa-daily", p)
+            })
+            .collect())
+    }
+}
+
+/// AAA bought after day 34's close and BBB after day 35's (200 shares each at 100); AAA gaps to 20 at
+/// day 40's open (stopped out at the open: −16 000, equity 84 000, 16 % down: the
+/// breaker trips on day 40); BBB reaches its target on day 41 during the lock.
+fn breaker_run(mode: crate::core::risk::BreakerMode) -> BacktestRun {
+    let d = days(100);
+    let aaa: Vec<DailyBar> = (0..100)
+        .map(|i| {
+            let p = if i < 40 { 100.0 } else { 20.0 };
+            bar(d[i], p, p, p, p)
+        })
+        .collect();
+    let bbb: Vec<DailyBar> = (0..100)
+        .map(|i| match i {
+            41 => bar(d[i], 100.0, 111.0, 99.0, 108.0),
+            _ => bar(d[i], 100.0, 100.0, 100.0, 100.0),
+        })
+        .collect();
+    let raw = RawInputs {
+        prices: vec![("AAA".to_string(), aaa), ("BBB".to_string(), bbb)],
+        items: Vec::new(),
+    };
+    let mut config = BacktestConfig::new(d[34], d[99]);
+    config.costs = Costs::ZERO;
+    config.risk.breaker = mode;
+    let data = MarketData::build(&raw, config.from, config.to);
+    let predictor = BuyAaaDaily { bbb_on: d[35] };
+    run(&data, &predictor, &config, &mut |_, _| {}).unwrap()
+}
+
+#[test]
+fn backtest_a_strategy_that_trips_the_breaker_trades_again_after_the_cool_off() {
+    use crate::core::risk::{BreakerEvent, BreakerMode};
+    let d = days(100);
+    let r = breaker_run(BreakerMode::default());
+    // Tripped at day 40's closes; locked through the 20th trading day after (day 60);
+    // released at day 61's closes with the peak reset to the equity there (86 000:
+    // BBB's target was booked during the lock).
+    assert_eq!(
+        r.breaker_events,
+        vec![
+            BreakerEvent::Tripped {
+                date: d[40],
+                drawdown: 1.0 - 84_000.0 / 100_000.0,
+                equity: 84_000.0,
+                peak_equity: 100_000.0,
+                locked_until: Some(d[60]),
+            },
+            BreakerEvent::Released {
+                date: d[61],
+                tripped_on: d[40],
+                drawdown: 1.0 - 86_000.0 / 100_000.0,
+                equity: 86_000.0,
+                previous_peak: 100_000.0,
+            },
+        ]
+    );
+    assert_eq!(nyse::trading_days_between(d[40], d[60]), 20);
+    // No entry planned on a locked day; AAA again on the release day, sized on 86 000.
+    let planned: Vec<(NaiveDate, &str, u64)> = r
+        .plans
+        .iter()
+        .filter(|p| p.date >= d[40])
+        .map(|p| (p.date, p.ticker.as_str(), p.shares))
+        .take(1)
+        .collect();
+    assert_eq!(planned, [(d[61], "AAA", 860)]);
+    // Exits kept running while locked: BBB's target on day 41.
+    let summary: Vec<(&str, ExitReason, NaiveDate, NaiveDate)> = r
+        .trades
+        .iter()
+        .map(|t| (t.ticker.as_str(), t.exit_reason, t.entry_date, t.exit_date))
+        .take(3)
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("AAA", ExitReason::StopLoss, d[35], d[40]),
+            ("BBB", ExitReason::Target, d[36], d[41]),
+            ("AAA", ExitReason::TimeDecay, d[62], d[68]),
+        ]
+    );
+    // Refusals: day 40 at 16 % down, then days 41..=60 locked although only 14 % down.
+    assert_eq!(r.rejections.get("drawdown_breaker"), Some(&1));
+    assert_eq!(r.rejections.get("breaker_locked"), Some(&20));
+}
+
+#[test]
+fn backtest_a_permanent_breaker_never_trades_again() {
+    use crate::core::risk::BreakerMode;
+    let d = days(100);
+    let r = breaker_run(BreakerMode::Permanent);
+    assert_eq!(r.breaker_events.len(), 1, "{:?}", r.breaker_events);
+    assert!(r.plans.iter().all(|p| p.date < d[40]), "{:?}", r.plans);
+    // The exit during the halt still happened.
+    assert!(r
+        .trades
+        .iter()
+        .any(|t| t.ticker == "BBB" && t.exit_reason == ExitReason::Target));
+    // Every later day (41..=98, signals stop before the last day) is refused.
+    assert_eq!(r.rejections.get("breaker_locked"), Some(&58));
+}

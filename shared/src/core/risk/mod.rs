@@ -7,6 +7,7 @@
 //! next. Rules and numbers: [`RiskConfig`]; stop/target and sizing: [`sizing`]; the rule
 //! checks and their boundaries: [`rules`]; prose: `docs/risk.md`.
 
+pub mod breaker;
 pub mod gate;
 pub mod rules;
 pub mod sizing;
@@ -14,6 +15,7 @@ pub mod sizing;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use breaker::{Breaker, BreakerEvent, BreakerMode};
 pub use gate::{expected_return, EntryGate, SellFlip};
 pub use rules::Rejection;
 pub use sizing::{position_size, price_levels, PositionSize, PriceLevels, SizeLimit};
@@ -50,6 +52,10 @@ pub struct RiskConfig {
     pub entry_gate: EntryGate,
     /// When the model's prediction closes a held position ([`gate`]).
     pub sell_flip: SellFlip,
+    /// What a drawdown above `max_drawdown` does: a 20-trading-day cool-off, then the
+    /// peak resets (default), or the seed's permanent halt ([`breaker`]).
+    #[serde(default)]
+    pub breaker: BreakerMode,
 }
 
 impl Default for RiskConfig {
@@ -68,6 +74,7 @@ impl Default for RiskConfig {
             max_drawdown: 0.15,
             entry_gate: EntryGate::SeedConfidence,
             sell_flip: SellFlip::ArgMaxSell,
+            breaker: BreakerMode::default(),
         }
     }
 }

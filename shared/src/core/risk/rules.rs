@@ -10,8 +10,10 @@
 
 use std::fmt;
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::breaker::Breaker;
 use super::sizing::{PriceLevels, SizeLimit};
 use super::{Candidate, EntryGate, RiskConfig};
 use crate::core::features::Label;
@@ -51,6 +53,12 @@ pub enum Rejection {
     DrawdownBreaker {
         drawdown: f64,
         max: f64,
+    },
+    /// The drawdown breaker tripped on `tripped_on` and is still cooling off (or halted
+    /// for good: `locked_until` is `None`), whatever the drawdown is now.
+    BreakerLocked {
+        tripped_on: NaiveDate,
+        locked_until: Option<NaiveDate>,
     },
     NoEquity {
         equity: f64,
@@ -94,6 +102,7 @@ impl Rejection {
             Rejection::AlreadyHeld { .. } => "already_held",
             Rejection::TooManyPositions { .. } => "too_many_positions",
             Rejection::DrawdownBreaker { .. } => "drawdown_breaker",
+            Rejection::BreakerLocked { .. } => "breaker_locked",
             Rejection::NoEquity { .. } => "no_equity",
             Rejection::StopOutOfRange { .. } => "stop_out_of_range",
             Rejection::TargetOutOfRange { .. } => "target_out_of_range",
@@ -143,6 +152,20 @@ impl fmt::Display for Rejection {
                 "drawdown {} from the equity peak is above {}: no new entries",
                 pct(*drawdown),
                 pct(*max)
+            ),
+            Rejection::BreakerLocked {
+                tripped_on,
+                locked_until: Some(until),
+            } => write!(
+                f,
+                "the drawdown breaker tripped on {tripped_on}: no new entries through {until}"
+            ),
+            Rejection::BreakerLocked {
+                tripped_on,
+                locked_until: None,
+            } => write!(
+                f,
+                "the drawdown breaker tripped on {tripped_on}: no new entries (permanent halt)"
             ),
             Rejection::NoEquity { equity } => write!(f, "equity {equity:.2} is not positive"),
             Rejection::StopOutOfRange { stop_pct, max } => write!(
@@ -239,7 +262,8 @@ pub fn check_signal(candidate: &Candidate, config: &RiskConfig) -> Vec<Rejection
     out
 }
 
-/// The portfolio's rules: not held yet, a free slot, the drawdown breaker, equity.
+/// The portfolio's rules: not held yet, a free slot, the drawdown breaker (the drawdown
+/// now, or a lock from an earlier trip: [`super::breaker`]), equity.
 pub fn check_portfolio(
     candidate: &Candidate,
     state: &PortfolioState,
@@ -263,6 +287,18 @@ pub fn check_portfolio(
             drawdown,
             max: config.max_drawdown,
         });
+    } else if state.breaker.locks(candidate.date) {
+        // Tripped earlier and cooling off: the drawdown has come back within the limit.
+        if let Breaker::Locked {
+            tripped_on,
+            locked_until,
+        } = state.breaker
+        {
+            out.push(Rejection::BreakerLocked {
+                tripped_on,
+                locked_until,
+            });
+        }
     }
     let equity = state.equity_at_marks();
     let has_equity = equity > 0.0; // NaN fails

@@ -118,6 +118,7 @@ fn risk_drawdown_breaker_at_15_pct() {
         positions: Vec::new(),
         peak_equity: 100_000.0,
         realized_pnl: cash - 100_000.0,
+        breaker: Default::default(),
     };
     // Exactly 15 % below the peak: still trading (the seed stops *above* 15 %).
     assert!(evaluate(&buy("ABC"), &with_equity(85_000.0), &c)
