@@ -77,6 +77,20 @@ impl Replay {
     pub fn name(&self) -> &str {
         &self.model
     }
+
+    /// One model's replays of consecutive periods (the walk-forward's folds, each its own
+    /// bundle) as one predictor named `version`.
+    pub fn concat(model: &str, version: String, parts: impl IntoIterator<Item = Replay>) -> Self {
+        let mut days = BTreeMap::new();
+        for part in parts {
+            days.extend(part.days);
+        }
+        Replay {
+            model: model.to_string(),
+            version,
+            days,
+        }
+    }
 }
 
 impl Predictor for Replay {
