@@ -158,6 +158,11 @@ fn walk_forward_reports_its_folds_trains_each_once_and_retrains_only_what_change
     let fold_trades: u64 = folds.iter().map(|f| f["trades"].as_u64().unwrap()).sum();
     assert_eq!(fold_trades, report["trades"].as_u64().unwrap());
     assert_eq!(report["model"]["walk_forward"], true);
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<th>calibrates on</th>"),
+        "no fold table in report.html"
+    );
     assert_eq!(report["walk_forward"]["retrain_every_weeks"], 4);
     assert_eq!(report["walk_forward"]["purge_trading_days"], 10);
     // The baselines are there as without walk-forward: rules and each model alone.

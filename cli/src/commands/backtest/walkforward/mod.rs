@@ -531,3 +531,29 @@ impl WalkForward {
         )
     }
 }
+
+/// The folds as an HTML table (report.html, "Model and method").
+pub fn folds_table(folds: &[FoldReport], esc: &dyn Fn(&str) -> String) -> String {
+    let mut s = String::from(
+        "<table><tr><th>fold</th><th>trains on</th><th>calibrates on</th><th>trades</th>\
+         <th>bundle</th><th>trades closed</th><th>return</th></tr>",
+    );
+    for f in folds {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{} .. {}</td><td>{} .. {}</td><td>{} .. {}</td><td>{}</td>\
+             <td>{}</td><td>{:+.2}%</td></tr>",
+            f.index,
+            f.train_from,
+            f.train_to,
+            f.calibrate_from,
+            f.calibrate_to,
+            f.trade_from,
+            f.trade_to,
+            esc(&f.bundle),
+            f.trades,
+            f.r#return * 100.0
+        ));
+    }
+    s.push_str("</table>");
+    s
+}
