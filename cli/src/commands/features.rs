@@ -190,7 +190,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_files(
+pub(crate) fn write_files(
     out: &Path,
     rows: &[shared::core::features::training::TrainingRow],
     info: &shared::core::features::training::TrainingSetInfo,

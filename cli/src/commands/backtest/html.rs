@@ -329,6 +329,9 @@ pub fn render(report: &Report, run: &BacktestRun, benchmark: &[EquityPoint]) -> 
         s.push_str("</p>");
     }
     let _ = write!(s, "<p>{}</p>", esc(report.walk_forward_note));
+    if let Some(folds) = &report.folds {
+        s.push_str(&super::walkforward::folds_table(folds, &esc));
+    }
     if let Some(p) = &report.probe {
         let _ = write!(
             s,

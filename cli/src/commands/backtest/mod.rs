@@ -4,13 +4,15 @@
 //!
 //! Contract (kept stable): `tft backtest --prices DIR --posts FILE... --benchmark SPY_CSV
 //! --from YYYY-MM-DD --to YYYY-MM-DD --out DIR [--models DIR] [--strategy ensemble|rules]
-//! [--probe-lookahead YYYY-MM-DD]`. See `docs/backtest.md`.
+//! [--probe-lookahead YYYY-MM-DD]`, and `--walk-forward [--retrain-every WEEKS]
+//! [--train-years N]` (the `walkforward` module). See `docs/backtest.md`.
 
 mod html;
 mod load;
 mod replay;
 mod report;
 mod summary;
+mod walkforward;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,6 +22,7 @@ use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use shared::core::backtest::probe::{altered_run, compare_until, ProbeOutcome};
+use shared::core::backtest::walkforward::FoldPredictor;
 use shared::core::backtest::{self, BacktestConfig, BacktestRun, MarketData};
 use shared::core::prediction::Predictor;
 use shared::core::rules_strategy::{RuleStrategy, SentimentFilter};
@@ -98,6 +101,8 @@ pub struct BacktestArgs {
     /// When the model closes a held position: `argmax` (SELL arg-max), `stop:P` or `off`.
     #[arg(long)]
     pub sell_flip: Option<shared::core::risk::SellFlip>,
+    #[command(flatten)]
+    pub walk: walkforward::WalkForwardArgs,
 }
 
 /// One strategy's run, named for the report.
@@ -171,11 +176,31 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     rules_config.risk.entry_gate = shared::core::risk::EntryGate::SeedConfidence;
     rules_config.risk.sell_flip = shared::core::risk::SellFlip::ArgMaxSell;
 
+    if args.walk.walk_forward {
+        anyhow::ensure!(
+            args.strategy == Strategy::Ensemble,
+            "--walk-forward retrains the ensemble; the rule strategy has no fitted parameters \
+             (drop --walk-forward or --strategy rules)"
+        );
+        anyhow::ensure!(
+            args.probe_lookahead.is_none(),
+            "--probe-lookahead does not run with --walk-forward: altering the future would \
+             change the rows of every fold trained after the probe date, so those folds would \
+             have to be retrained on the altered data, which is not implemented; probe the \
+             point-in-time features and the engine on a fixed model (without --walk-forward)"
+        );
+    }
     let models = match args.strategy {
-        Strategy::Ensemble => Some(load::models(&args.models, args.from, args.to).await?),
-        Strategy::Rules => None,
+        Strategy::Ensemble if !args.walk.walk_forward => {
+            Some(load::models(&args.models, args.from, args.to).await?)
+        }
+        _ => None,
     };
     let inputs = load::inputs(&args)?;
+    let walk = match args.walk.walk_forward {
+        true => Some(walkforward::prepare(&args, &inputs).await?),
+        false => None,
+    };
     let loaded = started.elapsed();
     let data = MarketData::build(&inputs.raw, args.from, args.to);
     let featured = started.elapsed();
@@ -190,8 +215,34 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
 
     let rule_strategy = rules(&args);
     let mut runs = Vec::new();
-    match &models {
-        Some(m) => {
+    match (&models, &walk) {
+        (_, Some(w)) => {
+            let served = FoldPredictor::new(w.version(), w.recordings());
+            runs.push(run_one(
+                &data,
+                &served,
+                &config,
+                "ensemble walk-forward",
+                args.quiet,
+            )?);
+            runs.push(run_one(
+                &data,
+                &rule_strategy,
+                &config,
+                "rules",
+                args.quiet,
+            )?);
+            for model in &w.names {
+                let alone = replay::Replay::concat(
+                    model,
+                    format!("walk-forward/{model}"),
+                    served.folds().iter().map(|(_, r)| r.replay(model)),
+                );
+                let name = format!("{model} alone");
+                runs.push(run_one(&data, &alone, &config, &name, args.quiet)?);
+            }
+        }
+        (Some(m), None) => {
             let recording = replay::Recording::new(&m.ensemble);
             let name = format!("ensemble {}", m.ensemble.version());
             runs.push(run_one(&data, &recording, &config, &name, args.quiet)?);
@@ -208,7 +259,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
                 runs.push(run_one(&data, &alone, &config, &name, args.quiet)?);
             }
         }
-        None => runs.push(run_one(
+        (None, None) => runs.push(run_one(
             &data,
             &rule_strategy,
             &rules_config,
@@ -233,7 +284,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let report = report::Report::build(
+    let mut report = report::Report::build(
         &args,
         &config,
         &inputs,
@@ -243,6 +294,16 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         models.as_ref(),
         probe.as_ref(),
     );
+    if let Some(w) = &walk {
+        report.folds = Some(w.fold_reports(&runs[0].run));
+        report.walk_forward = Some(w.info(&args.walk));
+        report.walk_forward_note = walkforward::NOTE;
+        report.model = Some(report::ModelInfo {
+            version: w.version(),
+            windows: Vec::new(),
+            walk_forward: true,
+        });
+    }
     report::write_all(&args.out, &report, &runs[0].run)?;
     html::write(
         &args.out.join("report.html"),
@@ -252,6 +313,9 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     )?;
     if !args.quiet {
         summary::print(&report, started.elapsed(), &args.out);
+        if let Some(w) = &walk {
+            println!("{}", w.summary_line());
+        }
         println!(
             "timings: models and inputs {:.2} s, features {:.2} s, day loops {:.2} s ({} strategies), report and probe {:.2} s",
             loaded.as_secs_f64(),

@@ -34,8 +34,13 @@ impl<'a> Recording<'a> {
         Replay {
             model: name.to_string(),
             version: format!("{}/{}", self.ensemble.version(), name),
+            timeout_return: self
+                .days
+                .borrow()
+                .keys()
+                .map(|d| (*d, self.ensemble.timeout_return()))
+                .collect(),
             days: self.days.borrow().clone(),
-            timeout_return: self.ensemble.timeout_return(),
         }
     }
 }
@@ -72,12 +77,30 @@ pub struct Replay {
     model: String,
     version: String,
     days: BTreeMap<NaiveDate, Day>,
-    timeout_return: Option<f64>,
+    /// The recorded bundle's time-out return per day (walk-forward folds differ).
+    timeout_return: BTreeMap<NaiveDate, Option<f64>>,
 }
 
 impl Replay {
     pub fn name(&self) -> &str {
         &self.model
+    }
+
+    /// One model's replays of consecutive periods (the walk-forward's folds, each its own
+    /// bundle) as one predictor named `version`.
+    pub fn concat(model: &str, version: String, parts: impl IntoIterator<Item = Replay>) -> Self {
+        let mut days = BTreeMap::new();
+        let mut timeout_return = BTreeMap::new();
+        for part in parts {
+            days.extend(part.days);
+            timeout_return.extend(part.timeout_return);
+        }
+        Replay {
+            model: model.to_string(),
+            version,
+            days,
+            timeout_return,
+        }
     }
 }
 
@@ -108,7 +131,7 @@ impl Predictor for Replay {
                     .ok_or_else(|| fail(format!("model {} not recorded", self.model)))?;
                 Ok(
                     Prediction::from_probabilities(ticker.clone(), date, &self.version, *p)
-                        .with_timeout_return(self.timeout_return),
+                        .with_timeout_return(self.timeout_return.get(&date).copied().flatten()),
                 )
             })
             .collect()

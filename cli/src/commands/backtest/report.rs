@@ -96,6 +96,12 @@ pub struct Report {
     pub open_at_end: Vec<Position>,
     pub probe: Option<ProbeOutcome>,
     pub equity_curve: Vec<CurvePoint>,
+    /// Walk-forward only: every fold's dates, bundle, metrics and trades.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folds: Option<Vec<super::walkforward::FoldReport>>,
+    /// Walk-forward only: how the folds were scheduled and trained.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub walk_forward: Option<super::walkforward::WalkForwardInfo>,
 }
 
 pub const BIASES: [&str; 4] = [
@@ -231,6 +237,8 @@ impl Report {
             open_at_end: main.open_at_end.clone(),
             probe: probe.cloned(),
             equity_curve,
+            folds: None,
+            walk_forward: None,
         }
     }
 }

@@ -8,6 +8,8 @@
 //!   conventions);
 //! - [`probe`]: the look-ahead probe;
 //! - [`benchmark`]: buy-and-hold of one ticker (SPY);
+//! - [`walkforward`]: the walk-forward's fold schedule and the predictor that serves each
+//!   day with its fold's model;
 //! - [`check_out_of_sample`]: a fixed model may only be tested after what it was fitted on.
 //!
 //! Prose, conventions and limits: `docs/backtest.md`.
@@ -17,6 +19,7 @@ pub mod data;
 pub mod engine;
 pub mod metrics;
 pub mod probe;
+pub mod walkforward;
 
 #[cfg(test)]
 mod tests;

@@ -635,6 +635,7 @@ fn breaker_run(mode: crate::core::risk::BreakerMode) -> BacktestRun {
     let raw = RawInputs {
         prices: vec![("AAA".to_string(), aaa), ("BBB".to_string(), bbb)],
         items: Vec::new(),
+        benchmark: Vec::new(),
     };
     let mut config = BacktestConfig::new(d[34], d[99]);
     config.costs = Costs::ZERO;

@@ -240,13 +240,13 @@ pub fn check_signal(candidate: &Candidate, config: &RiskConfig) -> Vec<Rejection
         } => {
             let ev = candidate.expected_return.unwrap_or(f64::NAN);
             // Strictly above; NaN (no expected return) fails.
-            if !(ev > min_expected_return) {
+            if ev.is_nan() || ev <= min_expected_return {
                 out.push(Rejection::ExpectedReturnTooLow {
                     expected_return: ev,
                     min: min_expected_return,
                 });
             }
-            if !(candidate.confidence >= min_target_probability) {
+            if candidate.confidence.is_nan() || candidate.confidence < min_target_probability {
                 out.push(Rejection::ConfidenceTooLow {
                     confidence: candidate.confidence,
                     min: min_target_probability,
