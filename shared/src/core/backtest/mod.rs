@@ -8,6 +8,9 @@
 //!   conventions);
 //! - [`probe`]: the look-ahead probe;
 //! - [`benchmark`]: buy-and-hold of one ticker (SPY);
+//! - [`random_entry`]: the random-entry baseline (chance through the same rules);
+//! - [`stats`]: percentiles, bootstrap intervals, the deflated Sharpe ratio;
+//! - [`universe`]: the universe split by index membership and its survivorship;
 //! - [`check_out_of_sample`]: a fixed model may only be tested after what it was fitted on.
 //!
 //! Prose, conventions and limits: `docs/backtest.md`.
@@ -17,6 +20,9 @@ pub mod data;
 pub mod engine;
 pub mod metrics;
 pub mod probe;
+pub mod random_entry;
+pub mod stats;
+pub mod universe;
 
 #[cfg(test)]
 mod tests;
