@@ -6,6 +6,7 @@
 //! --from YYYY-MM-DD --to YYYY-MM-DD --out DIR [--models DIR] [--strategy ensemble|rules]
 //! [--probe-lookahead YYYY-MM-DD]`. See `docs/backtest.md`.
 
+mod chance;
 mod html;
 mod load;
 mod replay;
@@ -86,6 +87,22 @@ pub struct BacktestArgs {
     /// No progress bars or summary table (report files only).
     #[arg(long)]
     pub quiet: bool,
+    /// Random-entry seeds per strategy (the same risk manager and exits fed random
+    /// candidates at the strategy's rate); 0: none.
+    #[arg(long, default_value_t = 100)]
+    pub random_seeds: usize,
+    /// Configurations tried before this one (features, labels, gates, parameters): the N
+    /// of the deflated Sharpe ratio, recorded in the report.
+    #[arg(long, default_value_t = 1)]
+    pub configs_tried: usize,
+    /// Variance of the annualised Sharpe across the configurations tried (the deflated
+    /// Sharpe's V); default: that of the random-entry seeds at the strategy's rate.
+    #[arg(long)]
+    pub trials_sharpe_variance: Option<f64>,
+    /// CSV `ticker,in_sp500_2020_08,...`: also run every strategy without the tickers
+    /// outside the S&P 500 of 2020-08 (and those not in the file).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
 }
 
 /// One strategy's run, named for the report.
@@ -199,6 +216,25 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     };
 
     let simulated = started.elapsed();
+    let members = match &args.manifest {
+        Some(path) => Some(chance::read_manifest(path)?),
+        None => None,
+    };
+    let chance = chance::assess(
+        &data,
+        &config,
+        &runs,
+        models.as_ref(),
+        &rule_strategy,
+        args.manifest.as_deref().zip(members.as_ref()),
+        &chance::ChanceOptions {
+            random_seeds: args.random_seeds,
+            configs_tried: args.configs_tried,
+            trials_sharpe_variance: args.trials_sharpe_variance,
+            quiet: args.quiet,
+        },
+    )?;
+    let chanced = started.elapsed();
     let probe = match args.probe_lookahead {
         Some(date) => Some(probe(
             &inputs.raw,
@@ -210,7 +246,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let report = report::Report::build(
+    let mut report = report::Report::build(
         &args,
         &config,
         &inputs,
@@ -220,6 +256,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         models.as_ref(),
         probe.as_ref(),
     );
+    report.chance = Some(chance);
     report::write_all(&args.out, &report, &runs[0].run)?;
     html::write(
         &args.out.join("report.html"),
@@ -235,7 +272,11 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
             (featured - loaded).as_secs_f64(),
             (simulated - featured).as_secs_f64(),
             runs.len(),
-            (started.elapsed() - simulated).as_secs_f64()
+            (started.elapsed() - chanced).as_secs_f64()
+        );
+        println!(
+            "timings: chance (random entry, bootstrap, universe split) {:.2} s",
+            (chanced - simulated).as_secs_f64()
         );
     }
     if let Some(p) = &probe {

@@ -92,6 +92,9 @@ pub struct Report {
     pub rejections: BTreeMap<String, usize>,
     pub open_at_end: Vec<Position>,
     pub probe: Option<ProbeOutcome>,
+    /// `random_entry`, `bootstrap`, `deflated_sharpe`, `universe_split`, `survivorship`.
+    #[serde(flatten)]
+    pub chance: Option<super::chance::Chance>,
     pub equity_curve: Vec<CurvePoint>,
 }
 
@@ -226,6 +229,7 @@ impl Report {
             rejections: main.rejections.clone(),
             open_at_end: main.open_at_end.clone(),
             probe: probe.cloned(),
+            chance: None,
             equity_curve,
         }
     }
