@@ -3,7 +3,9 @@
 #   tft backtest on data/sample (44 real tickers, 2019-2021 bars; real r/wallstreetbets
 #   posts and comments of 2020-21) for 2020-01-13..2021-12-31 with the committed models
 #   (models/store; the rule strategy when no bundle is committed), against SPY buy & hold,
-#   with the rule strategy and each model alone as baselines. Prints the summary table and
+#   with the rule strategy and each model alone as baselines, 100 random-entry seeds per
+#   strategy, and every strategy again without the tickers outside the S&P 500 of 2020-08
+#   (data/sample/manifest.csv). Prints the summary table and
 #   the path of report.html (out/demo/). Debug build (the one `make test` builds too).
 #
 # `infra/demo.sh --pipeline`: the services demo (a throwaway PostgreSQL, moto as the local
@@ -31,7 +33,7 @@ if [ "${1:-}" != "--pipeline" ] && [ -z "${TFT_DEMO_INNER:-}" ]; then
   start=$(date +%s)
   "$tft" backtest --prices data/sample/prices --posts data/sample/reddit/*.csv \
     --benchmark data/sample/benchmark/SPY.csv --from 2020-01-13 --to 2021-12-31 \
-    --models "$models" --strategy "$strategy" --out out/demo
+    --models "$models" --strategy "$strategy" --manifest data/sample/manifest.csv --out out/demo
   echo "== done in $(( $(date +%s) - start )) s; open out/demo/report.html in a browser"
   exit 0
 fi

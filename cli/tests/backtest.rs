@@ -115,18 +115,17 @@ fn backtest_cli_report_json_trades_csv_and_html_follow_the_contract() {
 #[test]
 fn backtest_cli_same_run_twice_gives_the_same_report() {
     let (a, b) = (out_dir("det-a"), out_dir("det-b"));
-    ok(&backtest(
-        &a,
-        "2020-06-01",
-        "2021-06-30",
-        &["--strategy", "rules"],
-    ));
-    ok(&backtest(
-        &b,
-        "2020-06-01",
-        "2021-06-30",
-        &["--strategy", "rules"],
-    ));
+    // Default random-entry seeds (100, run on every core) and the universe split: the
+    // report stays byte-identical.
+    let manifest = repo("data/sample/manifest.csv");
+    let extra = [
+        "--strategy",
+        "rules",
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ];
+    ok(&backtest(&a, "2020-06-01", "2021-06-30", &extra));
+    ok(&backtest(&b, "2020-06-01", "2021-06-30", &extra));
     for file in ["report.json", "trades.csv"] {
         let (x, y) = (
             std::fs::read(a.join(file)).unwrap(),
@@ -136,6 +135,96 @@ fn backtest_cli_same_run_twice_gives_the_same_report() {
     }
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
+}
+
+#[test]
+fn backtest_cli_chance_sections_random_entry_bootstrap_deflated_sharpe_and_universe_split() {
+    let out = out_dir("chance");
+    let manifest = repo("data/sample/manifest.csv");
+    ok(&backtest(
+        &out,
+        "2020-01-13",
+        "2021-12-31",
+        &[
+            "--strategy",
+            "rules",
+            "--random-seeds",
+            "30",
+            "--configs-tried",
+            "20",
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ],
+    ));
+    let r = json(&out.join("report.json"));
+    for key in [
+        "random_entry",
+        "bootstrap",
+        "deflated_sharpe",
+        "universe_split",
+        "survivorship",
+    ] {
+        assert!(!r[key].is_null(), "report.json lacks {key}");
+    }
+    let re = &r["random_entry"]["by_strategy"][0];
+    assert_eq!(re["strategy"], "rules");
+    assert_eq!(re["seeds"], 30);
+    assert!(re["candidates_per_day"].as_f64().unwrap() > 0.0);
+    let (p5, p95) = (
+        re["sharpe"]["p5"].as_f64().unwrap(),
+        re["sharpe"]["p95"].as_f64().unwrap(),
+    );
+    assert!(p5 < p95, "{re}");
+    let pctl = re["sharpe_percentile"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&pctl));
+
+    let b = &r["bootstrap"]["by_strategy"][0];
+    let avg = b["avg_trade_return"].as_f64().unwrap();
+    let ci = &b["avg_trade_ci"];
+    assert!(ci["low"].as_f64().unwrap() <= avg && avg <= ci["high"].as_f64().unwrap());
+    assert_eq!(r["bootstrap"]["resamples"], 10_000);
+
+    let d = &r["deflated_sharpe"];
+    assert_eq!(d["configs_tried"], 20);
+    let d0 = &d["by_strategy"][0];
+    assert_eq!(d0["variance_source"], "random_entry");
+    let dsr = d0["result"]["deflated_sharpe"].as_f64().unwrap();
+    let psr = d0["result"]["probabilistic_sharpe"].as_f64().unwrap();
+    assert!(dsr < psr, "20 configurations deflate: {dsr} vs {psr}");
+
+    // The sample's manifest: 21 S&P 500 members of 2020-08, 23 others excluded.
+    let u = &r["universe_split"];
+    assert_eq!(u["kept"], 21);
+    let excluded: Vec<&str> = u["excluded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(excluded.len(), 23);
+    for t in ["GME", "AMC", "TSLA", "PLTR", "BB"] {
+        assert!(
+            excluded.contains(&t),
+            "{t} is outside the S&P 500 of 2020-08"
+        );
+    }
+    for t in ["AAPL", "MSFT", "XOM"] {
+        assert!(!excluded.contains(&t), "{t} is a member");
+    }
+    assert_eq!(u["by_strategy"][0]["strategy"], "rules");
+    assert!(u["by_strategy"][0]["metrics"]["trades"].is_number());
+    assert!(u["random_entry"]["sharpe"]["p50"].is_number());
+    let s = &r["survivorship"];
+    assert_eq!(s["tickers"], 44);
+    assert_eq!(s["listed_during_test"], serde_json::json!(["PLTR"]));
+    assert_eq!(s["ended_during_test"], serde_json::json!([]));
+    assert_eq!(
+        (&s["in_sp500_2020_08"], &s["outside_sp500_2020_08"]),
+        (&serde_json::json!(21), &serde_json::json!(23))
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Better than chance?") && html.contains("Survivorship"));
+    let _ = std::fs::remove_dir_all(&out);
 }
 
 #[test]

@@ -300,6 +300,9 @@ pub fn render(report: &Report, run: &BacktestRun, benchmark: &[EquityPoint]) -> 
     ));
     s.push_str("<h2>Metrics and baselines</h2>");
     s.push_str(&metrics_table(report));
+    if let Some(c) = &report.chance {
+        s.push_str(&super::chance::html(c));
+    }
     s.push_str("<h2>Exits and years</h2>");
     s.push_str(&breakdowns(report));
     s.push_str("<h2>Monthly returns</h2>");

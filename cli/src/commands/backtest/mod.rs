@@ -7,6 +7,7 @@
 //! [--probe-lookahead YYYY-MM-DD]`, and `--walk-forward [--retrain-every WEEKS]
 //! [--train-years N]` (the `walkforward` module). See `docs/backtest.md`.
 
+mod chance;
 mod html;
 mod load;
 mod replay;
@@ -103,6 +104,22 @@ pub struct BacktestArgs {
     pub sell_flip: Option<shared::core::risk::SellFlip>,
     #[command(flatten)]
     pub walk: walkforward::WalkForwardArgs,
+    /// Random-entry seeds per strategy (the same risk manager and exits fed random
+    /// candidates at the strategy's rate); 0: none.
+    #[arg(long, default_value_t = 100)]
+    pub random_seeds: usize,
+    /// Configurations tried before this one (features, labels, gates, parameters): the N
+    /// of the deflated Sharpe ratio, recorded in the report.
+    #[arg(long, default_value_t = 1)]
+    pub configs_tried: usize,
+    /// Variance of the annualised Sharpe across the configurations tried (the deflated
+    /// Sharpe's V); default: that of the random-entry seeds at the strategy's rate.
+    #[arg(long)]
+    pub trials_sharpe_variance: Option<f64>,
+    /// CSV `ticker,in_sp500_2020_08,...`: also run every strategy without the tickers
+    /// outside the S&P 500 of 2020-08 (and those not in the file).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
 }
 
 /// One strategy's run, named for the report.
@@ -173,8 +190,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     }
     // The rule strategy's calls are not probabilities: it keeps the seed's gate and flips.
     let mut rules_config = config;
-    rules_config.risk.entry_gate = shared::core::risk::EntryGate::SeedConfidence;
-    rules_config.risk.sell_flip = shared::core::risk::SellFlip::ArgMaxSell;
+    rules_config.risk = rules_config.risk.with_seed_gate();
 
     if args.walk.walk_forward {
         anyhow::ensure!(
@@ -228,7 +244,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
             runs.push(run_one(
                 &data,
                 &rule_strategy,
-                &config,
+                &rules_config,
                 "rules",
                 args.quiet,
             )?);
@@ -273,6 +289,26 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     };
 
     let simulated = started.elapsed();
+    let members = match &args.manifest {
+        Some(path) => Some(chance::read_manifest(path)?),
+        None => None,
+    };
+    let chance = chance::assess(
+        &data,
+        &config,
+        &runs,
+        models.as_ref(),
+        walk.as_ref(),
+        &rule_strategy,
+        args.manifest.as_deref().zip(members.as_ref()),
+        &chance::ChanceOptions {
+            random_seeds: args.random_seeds,
+            configs_tried: args.configs_tried,
+            trials_sharpe_variance: args.trials_sharpe_variance,
+            quiet: args.quiet,
+        },
+    )?;
+    let chanced = started.elapsed();
     let probe = match args.probe_lookahead {
         Some(date) => Some(probe(
             &inputs.raw,
@@ -304,6 +340,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
             walk_forward: true,
         });
     }
+    report.chance = Some(chance);
     report::write_all(&args.out, &report, &runs[0].run)?;
     html::write(
         &args.out.join("report.html"),
@@ -322,7 +359,11 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
             (featured - loaded).as_secs_f64(),
             (simulated - featured).as_secs_f64(),
             runs.len(),
-            (started.elapsed() - simulated).as_secs_f64()
+            (started.elapsed() - chanced).as_secs_f64()
+        );
+        println!(
+            "timings: chance (random entry, bootstrap, universe split) {:.2} s",
+            (chanced - simulated).as_secs_f64()
         );
     }
     if let Some(p) = &probe {

@@ -95,6 +95,9 @@ pub struct Report {
     pub breaker_events: Vec<BreakerEvent>,
     pub open_at_end: Vec<Position>,
     pub probe: Option<ProbeOutcome>,
+    /// `random_entry`, `bootstrap`, `deflated_sharpe`, `universe_split`, `survivorship`.
+    #[serde(flatten)]
+    pub chance: Option<super::chance::Chance>,
     pub equity_curve: Vec<CurvePoint>,
     /// Walk-forward only: every fold's dates, bundle, metrics and trades.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -236,6 +239,7 @@ impl Report {
             breaker_events: main.breaker_events.clone(),
             open_at_end: main.open_at_end.clone(),
             probe: probe.cloned(),
+            chance: None,
             equity_curve,
             folds: None,
             walk_forward: None,

@@ -98,6 +98,9 @@ pub fn print(report: &Report, elapsed: Duration, out: &Path) {
             }
         );
     }
+    if let Some(c) = &report.chance {
+        super::chance::print_summary(c);
+    }
     println!("finished in {:.1} s", elapsed.as_secs_f64());
     println!("report: {}", out.join("report.html").display());
 }

@@ -29,7 +29,7 @@ use super::data::{MarketData, TickerData};
 use crate::core::exits::{self, ExitConfig, ExitReason, SentimentReading};
 use crate::core::portfolio::{ClosedTrade, Costs, PortfolioState, Position};
 use crate::core::prediction::{FeatureWindow, Predictor, PredictorError, SEQUENCE_DAYS};
-use crate::core::risk::{BreakerEvent, RiskConfig, TradePlan};
+use crate::core::risk::{BreakerEvent, Rejection, RiskConfig, TradePlan};
 use crate::core::signals::{self, MarketRow, MarketRows};
 use crate::core::{features::Label, nyse};
 
@@ -104,6 +104,9 @@ pub struct BacktestRun {
     pub rejections: BTreeMap<String, usize>,
     pub predictions: usize,
     pub buy_predictions: usize,
+    /// Candidates that passed the entry gate (accepted, or refused by a portfolio or
+    /// sizing rule only): the strategy's rate of tradeable ideas, whatever the gate.
+    pub gate_passed: usize,
     /// The drawdown breaker's trips and releases, by date (`risk::breaker`).
     pub breaker_events: Vec<BreakerEvent>,
 }
@@ -147,6 +150,7 @@ pub fn run(
         rejections: BTreeMap::new(),
         predictions: 0,
         buy_predictions: 0,
+        gate_passed: 0,
         breaker_events: Vec::new(),
     };
     let mut state = PortfolioState::new(config.starting_cash);
@@ -183,7 +187,9 @@ pub fn run(
                     out.trades.push(trade);
                 }
             }
+            out.gate_passed += plan.entries.len();
             for (_, why) in &plan.rejected {
+                out.gate_passed += usize::from(!why.iter().any(Rejection::is_gate));
                 for r in why {
                     *out.rejections.entry(r.code().to_string()).or_default() += 1;
                 }

@@ -10,6 +10,9 @@
 //! - [`benchmark`]: buy-and-hold of one ticker (SPY);
 //! - [`walkforward`]: the walk-forward's fold schedule and the predictor that serves each
 //!   day with its fold's model;
+//! - [`random_entry`]: the random-entry baseline (chance through the same rules);
+//! - [`stats`]: percentiles, bootstrap intervals, the deflated Sharpe ratio;
+//! - [`universe`]: the universe split by index membership and its survivorship;
 //! - [`check_out_of_sample`]: a fixed model may only be tested after what it was fitted on.
 //!
 //! Prose, conventions and limits: `docs/backtest.md`.
@@ -19,6 +22,9 @@ pub mod data;
 pub mod engine;
 pub mod metrics;
 pub mod probe;
+pub mod random_entry;
+pub mod stats;
+pub mod universe;
 pub mod walkforward;
 
 #[cfg(test)]

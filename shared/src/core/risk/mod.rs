@@ -79,6 +79,16 @@ impl Default for RiskConfig {
     }
 }
 
+impl RiskConfig {
+    /// The same rules with the seed's entry gate and sell flip: for strategies whose calls
+    /// are not calibrated probabilities (the rule strategy, random entries).
+    pub fn with_seed_gate(mut self) -> Self {
+        self.entry_gate = EntryGate::SeedConfidence;
+        self.sell_flip = SellFlip::ArgMaxSell;
+        self
+    }
+}
+
 /// A prediction that might become a trade, known after the close of `date`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Candidate {

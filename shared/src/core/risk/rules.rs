@@ -92,6 +92,17 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// A refusal by the entry gate itself (not a BUY, confidence or expected return too
+    /// low), as opposed to the portfolio's and the sizing rules.
+    pub fn is_gate(&self) -> bool {
+        matches!(
+            self,
+            Rejection::NotABuy { .. }
+                | Rejection::ConfidenceTooLow { .. }
+                | Rejection::ExpectedReturnTooLow { .. }
+        )
+    }
+
     /// A stable short name for storage and counting.
     pub fn code(&self) -> &'static str {
         match self {
