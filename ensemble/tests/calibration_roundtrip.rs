@@ -146,11 +146,17 @@ async fn expected_returns_are_exposed() {
     assert!(ensemble.calibration("xgboost").is_some());
 }
 
-/// The committed uncalibrated bundle (models/store) still loads: no calibration = identity.
+/// The committed bundle (models/store, what `make demo` and a first deploy serve) ships a
+/// calibration that is not the identity for any model, and the time-out return the
+/// expected-value gate needs.
 #[tokio::test]
-async fn a_bundle_without_calibration_is_served_raw() {
+async fn the_committed_bundle_is_calibrated() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/store");
     let ensemble = Ensemble::load_local(&root).await.unwrap();
-    assert!(ensemble.calibration("lstm").is_none());
-    assert!(ensemble.expected_returns().is_none());
+    for model in ["lstm", "xgboost", "lightgbm"] {
+        let maps = ensemble.calibration(model).expect(model);
+        assert!(!maps.is_identity(), "{model}");
+    }
+    let er = ensemble.expected_returns().expect("expected_returns");
+    assert!(er.timeout.is_finite() && er.stop < er.timeout && er.timeout < er.target);
 }

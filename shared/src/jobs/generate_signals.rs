@@ -48,7 +48,7 @@ use crate::core::calendar::new_york_instant;
 use crate::core::exits::{self, ExitConfig};
 use crate::core::nyse;
 use crate::core::portfolio::{Costs, PortfolioError};
-use crate::core::risk::gate::GateSettingError;
+use crate::core::risk::gate::{GateSettingError, DEFAULT_ENTRY_GATE, DEFAULT_SELL_FLIP};
 use crate::core::risk::{Breaker, BreakerEvent, BreakerMode, RiskConfig};
 use crate::core::signals::{plan_day, MarketRow};
 use crate::jobs::portfolio_book::{self, BookError, Closed, Opened, Settled};
@@ -97,6 +97,8 @@ impl TradingConfig {
         }
         let mut risk = RiskConfig {
             breaker,
+            entry_gate: DEFAULT_ENTRY_GATE,
+            sell_flip: DEFAULT_SELL_FLIP,
             ..RiskConfig::default()
         };
         if let Some(gate) = env.get("TFT_ENTRY_GATE") {

@@ -95,11 +95,12 @@ pub struct BacktestArgs {
     #[arg(long)]
     pub quiet: bool,
     /// Entry gate of the model strategies: `seed` (arg-max BUY above 0.70) or
-    /// `ev[:MIN_EXPECTED_RETURN[:MIN_P_TARGET]]` (docs/risk.md). The rule strategy always
-    /// uses the seed's gate.
+    /// `ev[:MIN_EXPECTED_RETURN[:MIN_P_TARGET]]` (docs/risk.md); default `ev:0.001`. The
+    /// rule strategy always uses the seed's gate.
     #[arg(long)]
     pub gate: Option<shared::core::risk::EntryGate>,
-    /// When the model closes a held position: `argmax` (SELL arg-max), `stop:P` or `off`.
+    /// When the model closes a held position: `argmax` (SELL arg-max), `stop:P` or `off`
+    /// (default).
     #[arg(long)]
     pub sell_flip: Option<shared::core::risk::SellFlip>,
     #[command(flatten)]
@@ -182,12 +183,12 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     config.costs.commission_bps = args.commission_bps;
     config.costs.slippage_bps = args.slippage_bps;
     config.risk.breaker = args.breaker_cooloff_days;
-    if let Some(gate) = args.gate {
-        config.risk.entry_gate = gate;
-    }
-    if let Some(flip) = args.sell_flip {
-        config.risk.sell_flip = flip;
-    }
+    config.risk.entry_gate = args
+        .gate
+        .unwrap_or(shared::core::risk::gate::DEFAULT_ENTRY_GATE);
+    config.risk.sell_flip = args
+        .sell_flip
+        .unwrap_or(shared::core::risk::gate::DEFAULT_SELL_FLIP);
     // The rule strategy's calls are not probabilities: it keeps the seed's gate and flips.
     let mut rules_config = config;
     rules_config.risk = rules_config.risk.with_seed_gate();

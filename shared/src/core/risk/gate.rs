@@ -35,6 +35,18 @@ use crate::core::prediction::ClassProbabilities;
 /// 5 bps slippage on each side.
 pub const DEFAULT_ROUND_TRIP_COST: f64 = 0.002;
 
+/// The deployed entry gate (`TFT_ENTRY_GATE`'s and `tft backtest --gate`'s default):
+/// expected net return above 0.1 %, chosen on development folds (docs/risk.md, "Entry
+/// gate"). `RiskConfig::default()` keeps the seed's literal rule.
+pub const DEFAULT_ENTRY_GATE: EntryGate = EntryGate::ExpectedValue {
+    min_expected_return: 0.001,
+    min_target_probability: 0.0,
+    round_trip_cost: DEFAULT_ROUND_TRIP_COST,
+};
+
+/// The deployed sell flip (`TFT_SELL_FLIP`'s and `--sell-flip`'s default): off (docs/risk.md).
+pub const DEFAULT_SELL_FLIP: SellFlip = SellFlip::Off;
+
 /// How entries are chosen (module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "gate", rename_all = "snake_case")]
