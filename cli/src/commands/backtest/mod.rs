@@ -284,9 +284,9 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
             args.quiet,
         )?),
     }
-    let main: &dyn Predictor = match &models {
-        Some(m) => &m.ensemble,
-        None => &rule_strategy,
+    let (main, main_config): (&dyn Predictor, &BacktestConfig) = match &models {
+        Some(m) => (&m.ensemble, &config),
+        None => (&rule_strategy, &rules_config),
     };
 
     let simulated = started.elapsed();
@@ -315,7 +315,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
             &inputs.raw,
             date,
             main,
-            &config,
+            main_config,
             &runs[0].run,
             args.quiet,
         )?),
