@@ -217,10 +217,12 @@ fn outcomes(
 }
 
 /// The four tickers with their sentiment, as the export and the backtester pass them.
-fn universe_inputs() -> (
+type UniverseInputs = (
     Vec<(String, Vec<DailyBar>)>,
     std::collections::BTreeMap<String, Vec<DailySentiment>>,
-) {
+);
+
+fn universe_inputs() -> UniverseInputs {
     let prices = TICKERS.map(|t| (t.to_string(), bars(t))).to_vec();
     let sentiment = TICKERS.map(|t| (t.to_string(), sentiment(t))).into();
     (prices, sentiment)

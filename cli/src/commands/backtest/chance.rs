@@ -222,7 +222,7 @@ fn random_runs(
                         .map(|i| {
                             let seed = FIRST_SEED + i as u64;
                             let p = RandomEntry::new(seed, rate, config.risk.min_confidence);
-                            let run = backtest::run(data, &p, &seeded, &mut |_, _| {})?;
+                            let run = backtest::run(data, &p, seeded, &mut |_, _| {})?;
                             bar.inc(1);
                             Ok((i, metrics_of(&run)))
                         })

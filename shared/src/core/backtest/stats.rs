@@ -331,7 +331,7 @@ pub fn probabilistic_sharpe(
     kurtosis: f64,
 ) -> Option<f64> {
     let v = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr;
-    if observations < 2 || !(v > 0.0) || !sr.is_finite() {
+    if observations < 2 || v.is_nan() || v <= 0.0 || !sr.is_finite() {
         return None;
     }
     Some(normal_cdf(
