@@ -863,3 +863,32 @@ pub fn session_close(date: NaiveDate) -> DateTime<Utc> {
         .map(|s| s.close)
         .unwrap_or_else(|| new_york_instant(date, nyse::CLOSE_TIME))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trading_config_reads_the_breaker_cooloff() {
+        let mode = |env: &dyn EnvSource| TradingConfig::from_env(env).map(|c| c.risk.breaker);
+        assert_eq!(
+            mode(&[("TFT_STARTING_EQUITY", "100000")]).unwrap(),
+            BreakerMode::CoolOff { trading_days: 20 }
+        );
+        assert_eq!(
+            mode(&[("TFT_BREAKER_COOLOFF_DAYS", "10")]).unwrap(),
+            BreakerMode::CoolOff { trading_days: 10 }
+        );
+        for halt in ["0", "permanent"] {
+            assert_eq!(
+                mode(&[("TFT_BREAKER_COOLOFF_DAYS", halt)]).unwrap(),
+                BreakerMode::Permanent
+            );
+        }
+        let err = mode(&[("TFT_BREAKER_COOLOFF_DAYS", "soon")]).unwrap_err();
+        assert!(
+            err.to_string().contains("TFT_BREAKER_COOLOFF_DAYS"),
+            "{err}"
+        );
+    }
+}

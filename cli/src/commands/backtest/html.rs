@@ -365,20 +365,6 @@ pub fn write(
         .with_context(|| format!("writing {}", path.display()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::whole;
-
-    #[test]
-    fn money_that_rounds_to_zero_is_zero_not_minus_zero() {
-        let empty: f64 = std::iter::empty::<f64>().sum();
-        assert_eq!(whole(empty), "0");
-        assert_eq!(whole(-0.4), "0");
-        assert_eq!(whole(-2103.2), "-2103");
-        assert_eq!(whole(1064.6), "1065");
-    }
-}
-
 /// The drawdown breaker's trips and releases, one sentence.
 fn breaker_line(report: &Report) -> String {
     use shared::core::risk::BreakerEvent;
@@ -414,4 +400,18 @@ fn breaker_line(report: &Report) -> String {
             esc(&events.join("; "))
         }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole;
+
+    #[test]
+    fn money_that_rounds_to_zero_is_zero_not_minus_zero() {
+        let empty: f64 = std::iter::empty::<f64>().sum();
+        assert_eq!(whole(empty), "0");
+        assert_eq!(whole(-0.4), "0");
+        assert_eq!(whole(-2103.2), "-2103");
+        assert_eq!(whole(1064.6), "1065");
+    }
 }
