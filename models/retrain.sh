@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Weekly retrain (docs/retrain.md): export the training set from the database, train a new
 # bundle (trained, then calibrated on the last 3 months), upload it to the model store, and
-# promote it if its ensemble macro-F1 on its calibration slice is not worse than the current
-# version's (the store keeps every version for rollback).
+# promote it if its strategy earns more than the current version's when both are re-scored by
+# the backtester on the candidate's calibration slice from the stored bars (core::promotion;
+# the store keeps every version: `tft models rollback VERSION` forces one back).
 #
 #   DATABASE_URL=postgres://... TFT_MODEL_STORE=s3://bucket/models models/retrain.sh
 #
@@ -14,6 +15,8 @@
 #   RETRAIN_WORKDIR   scratch directory (default: a fresh mktemp -d, removed at the end)
 #   RETRAIN_FEATURES  use this exported CSV instead of exporting from the database (dry runs)
 #   RETRAIN_TRAIN_ARGS  extra flags for tft_models.train (e.g. "--lstm-epochs 1" for a smoke run)
+#   RETRAIN_SCORE_PRICES, RETRAIN_SCORE_BENCHMARK  score the promotion on price files instead
+#                     of the database (dry runs)
 #
 # Windows, rolling with RETRAIN_TO (docs/retrain.md):
 #   export       RETRAIN_TO - 5 years .. RETRAIN_TO
@@ -61,5 +64,11 @@ version="$(cd "$here" && uv run --frozen python -c \
   'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$work/bundle/manifest.json")"
 
 "$TFT_BIN" models upload --dir "$work/bundle" --store "$TFT_MODEL_STORE"
-"$TFT_BIN" models promote "$version" --store "$TFT_MODEL_STORE"
+if [[ -n "${RETRAIN_SCORE_PRICES:-}" ]]; then
+  # Dry runs without a database: score on price files.
+  "$TFT_BIN" models promote "$version" --store "$TFT_MODEL_STORE" \
+    --prices "$RETRAIN_SCORE_PRICES" --benchmark "${RETRAIN_SCORE_BENCHMARK:?set with RETRAIN_SCORE_PRICES}"
+else
+  "$TFT_BIN" models promote "$version" --store "$TFT_MODEL_STORE" --from-db
+fi
 echo "retrain: $version uploaded; promotion result above"

@@ -191,6 +191,15 @@ impl ModelStore {
         Ok(version)
     }
 
+    /// Makes `version` current, whatever the current one is, once it loads and verifies
+    /// (`tft models rollback`, and a promotion the trading rule decided).
+    pub async fn set_current(&self, version: &str) -> Result<(), BundleError> {
+        self.load(version).await?;
+        self.put(&self.key(&["current"]), version.as_bytes().to_vec())
+            .await
+            .map_err(|e| unreadable(version, "current", e))
+    }
+
     /// Makes `version` current if it verifies and its ensemble validation metric is not
     /// worse than the current version's (or there is none). Returns whether it did.
     pub async fn promote(&self, version: &str) -> Result<Promotion, BundleError> {

@@ -83,13 +83,13 @@ pub(crate) fn scored_items(files: &[PathBuf]) -> anyhow::Result<Vec<ScoredItem>>
 
 /// What the export reads: bars by ticker, daily sentiment by ticker, and the market
 /// (benchmark bars and the universe).
-type Loaded = (
+pub(crate) type Loaded = (
     Vec<(String, Vec<shared::core::DailyBar>)>,
     BTreeMap<String, Vec<DailySentiment>>,
     Market,
 );
 
-async fn from_database(to: NaiveDate) -> anyhow::Result<Loaded> {
+pub(crate) async fn from_database(to: NaiveDate) -> anyhow::Result<Loaded> {
     let config = Config::from_env(&ProcessEnv)?;
     let pool = db::connect_pool(&config.database)?;
     let client = pool.get().await?;

@@ -63,6 +63,18 @@ impl MarketData {
         Self::from_sentiment(raw, &sentiment, keep_from, to)
     }
 
+    /// As [`Self::build`], with the daily sentiment aggregates already made (the database
+    /// stores them; `raw.items` is not read).
+    pub fn from_daily_sentiment(
+        raw: &RawInputs,
+        sentiment: &BTreeMap<String, Vec<DailySentiment>>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Self {
+        let keep_from = nyse::add_trading_days(from, -(SEQUENCE_DAYS as i64 + 5));
+        Self::from_sentiment(raw, sentiment, keep_from, to)
+    }
+
     fn from_sentiment(
         raw: &RawInputs,
         sentiment: &BTreeMap<String, Vec<DailySentiment>>,
