@@ -128,6 +128,12 @@ fi
 
 # --- moto server (local AWS) --------------------------------------------------
 tools_bin="$("$here/python-tools.sh")"
+# The training tests run the models project through uv: use the pinned one when the
+# machine has none (appended, so the machine's own python3 still comes first).
+if ! command -v uv >/dev/null 2>&1; then
+  export PATH="$PATH:$tools_bin"
+  log "uv from $tools_bin"
+fi
 moto_port="$(free_port)"
 "$tools_bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 pids+=($!)
