@@ -22,8 +22,7 @@ use shared::core::rules_strategy::RuleStrategy;
 use super::load::Models;
 use super::summary::{loss, num, pct};
 use super::walkforward::WalkForward;
-use super::{progress, replay, run_one, NamedRun};
-use shared::core::backtest::walkforward::FoldPredictor;
+use super::{progress, NamedRun};
 
 /// The first random-entry seed; seeds are `FIRST_SEED..FIRST_SEED + N`.
 pub const FIRST_SEED: u64 = 1;
@@ -312,71 +311,6 @@ fn bootstrap_rows(runs: &[&NamedRun]) -> Vec<BootstrapRow> {
         .collect()
 }
 
-/// The strategies of the main run again, on other market data (the restricted
-/// universe): the ensemble (recorded), the rule strategy, and each model alone replayed
-/// from that recording, as `mod.rs` runs them on the whole universe.
-fn strategies_on(
-    data: &MarketData,
-    config: &BacktestConfig,
-    models: Option<&Models>,
-    walk: Option<&WalkForward>,
-    rules: &RuleStrategy,
-    quiet: bool,
-) -> anyhow::Result<Vec<NamedRun>> {
-    let suffix = " (S&P 500 only)";
-    let mut rules_config = *config;
-    rules_config.risk = rules_config.risk.with_seed_gate();
-    let rules_config = &rules_config;
-    let mut runs = Vec::new();
-    if let Some(w) = walk {
-        let served = FoldPredictor::new(w.version(), w.recordings());
-        let name = "ensemble walk-forward".to_string();
-        let mut run = run_one(data, &served, config, &format!("{name}{suffix}"), quiet)?;
-        run.name = name;
-        runs.push(run);
-        let mut run = run_one(data, rules, rules_config, &format!("rules{suffix}"), quiet)?;
-        run.name = "rules".into();
-        runs.push(run);
-        for model in &w.names {
-            let alone = replay::Replay::concat(
-                model,
-                format!("walk-forward/{model}"),
-                served.folds().iter().map(|(_, r)| r.replay(model)),
-            );
-            let name = format!("{model} alone");
-            let mut run = run_one(data, &alone, config, &format!("{name}{suffix}"), quiet)?;
-            run.name = name;
-            runs.push(run);
-        }
-        return Ok(runs);
-    }
-    match models {
-        Some(m) => {
-            let recording = replay::Recording::new(&m.ensemble);
-            let name = format!("ensemble {}", m.ensemble.version());
-            let mut run = run_one(data, &recording, config, &format!("{name}{suffix}"), quiet)?;
-            run.name = name;
-            runs.push(run);
-            let mut run = run_one(data, rules, rules_config, &format!("rules{suffix}"), quiet)?;
-            run.name = "rules".into();
-            runs.push(run);
-            for model in &m.names {
-                let alone = recording.replay(model);
-                let name = format!("{} alone", alone.name());
-                let mut run = run_one(data, &alone, config, &format!("{name}{suffix}"), quiet)?;
-                run.name = name;
-                runs.push(run);
-            }
-        }
-        None => {
-            let mut run = run_one(data, rules, rules_config, &format!("rules{suffix}"), quiet)?;
-            run.name = "rules".into();
-            runs.push(run);
-        }
-    }
-    Ok(runs)
-}
-
 /// Everything "better than chance" for `runs` (the main strategy first).
 #[allow(clippy::too_many_arguments)]
 pub fn assess(
@@ -430,7 +364,15 @@ pub fn assess(
                 "no ticker of the universe is in_sp500_2020_08 in {}",
                 path.display()
             );
-            let split_runs = strategies_on(&restricted, config, models, walk, rules, opts.quiet)?;
+            let split_runs = super::run_strategies(
+                &restricted,
+                config,
+                models,
+                walk,
+                rules,
+                opts.quiet,
+                " (S&P 500 only)",
+            )?;
             let refs: Vec<&NamedRun> = split_runs.iter().collect();
             let random_main = if opts.random_seeds > 0 {
                 random_entry(

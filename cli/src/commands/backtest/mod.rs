@@ -231,59 +231,15 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{} has no bar in the test window", args.benchmark.display()))?;
 
     let rule_strategy = rules(&args);
-    let mut runs = Vec::new();
-    match (&models, &walk) {
-        (_, Some(w)) => {
-            let served = FoldPredictor::new(w.version(), w.recordings());
-            runs.push(run_one(
-                &data,
-                &served,
-                &config,
-                "ensemble walk-forward",
-                args.quiet,
-            )?);
-            runs.push(run_one(
-                &data,
-                &rule_strategy,
-                &rules_config,
-                "rules",
-                args.quiet,
-            )?);
-            for model in &w.names {
-                let alone = replay::Replay::concat(
-                    model,
-                    format!("walk-forward/{model}"),
-                    served.folds().iter().map(|(_, r)| r.replay(model)),
-                );
-                let name = format!("{model} alone");
-                runs.push(run_one(&data, &alone, &config, &name, args.quiet)?);
-            }
-        }
-        (Some(m), None) => {
-            let recording = replay::Recording::new(&m.ensemble);
-            let name = format!("ensemble {}", m.ensemble.version());
-            runs.push(run_one(&data, &recording, &config, &name, args.quiet)?);
-            runs.push(run_one(
-                &data,
-                &rule_strategy,
-                &rules_config,
-                "rules",
-                args.quiet,
-            )?);
-            for model in &m.names {
-                let alone = recording.replay(model);
-                let name = format!("{} alone", alone.name());
-                runs.push(run_one(&data, &alone, &config, &name, args.quiet)?);
-            }
-        }
-        (None, None) => runs.push(run_one(
-            &data,
-            &rule_strategy,
-            &rules_config,
-            "rules",
-            args.quiet,
-        )?),
-    }
+    let runs = run_strategies(
+        &data,
+        &config,
+        models.as_ref(),
+        walk.as_ref(),
+        &rule_strategy,
+        args.quiet,
+        "",
+    )?;
     let (main, main_config): (&dyn Predictor, &BacktestConfig) = match &models {
         Some(m) => (&m.ensemble, &config),
         None => (&rule_strategy, &rules_config),
@@ -377,6 +333,60 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Every strategy of a report on `data`, the main one first: the walk-forward ensemble or
+/// the fixed one (each recorded, so each model alone replays its votes), the rule strategy
+/// (always with the seed's gate: its calls are not probabilities), then each model alone;
+/// the rule strategy only without models. `suffix` names the progress bars (the universe
+/// split's second pass), not the runs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_strategies(
+    data: &MarketData,
+    config: &BacktestConfig,
+    models: Option<&load::Models>,
+    walk: Option<&walkforward::WalkForward>,
+    rule_strategy: &RuleStrategy,
+    quiet: bool,
+    suffix: &str,
+) -> anyhow::Result<Vec<NamedRun>> {
+    let mut rules_config = *config;
+    rules_config.risk = rules_config.risk.with_seed_gate();
+    let one = |predictor: &dyn Predictor, config: &BacktestConfig, name: String| {
+        run_one(data, predictor, config, &format!("{name}{suffix}"), quiet).map(|mut run| {
+            run.name = name;
+            run
+        })
+    };
+    let mut runs = Vec::new();
+    match (models, walk) {
+        (_, Some(w)) => {
+            let served = FoldPredictor::new(w.version(), w.recordings());
+            runs.push(one(&served, config, "ensemble walk-forward".into())?);
+            runs.push(one(rule_strategy, &rules_config, "rules".into())?);
+            for model in &w.names {
+                let alone = replay::Replay::concat(
+                    model,
+                    format!("walk-forward/{model}"),
+                    served.folds().iter().map(|(_, r)| r.replay(model)),
+                );
+                runs.push(one(&alone, config, format!("{model} alone"))?);
+            }
+        }
+        (Some(m), None) => {
+            let recording = replay::Recording::new(&m.ensemble);
+            let name = format!("ensemble {}", m.ensemble.version());
+            runs.push(one(&recording, config, name)?);
+            runs.push(one(rule_strategy, &rules_config, "rules".into())?);
+            for model in &m.names {
+                let alone = recording.replay(model);
+                let name = format!("{} alone", alone.name());
+                runs.push(one(&alone, config, name)?);
+            }
+        }
+        (None, None) => runs.push(one(rule_strategy, &rules_config, "rules".into())?),
+    }
+    Ok(runs)
 }
 
 fn probe(

@@ -175,7 +175,7 @@ pub fn store(cache: &Path, fold: &StoredFold, bundle: &Path) -> anyhow::Result<P
     if dest.exists() {
         std::fs::remove_dir_all(&dest)?;
     }
-    std::fs::create_dir_all(dest.parent().expect("has a parent"))?;
+    std::fs::create_dir_all(dir.join("ensemble"))?;
     if bundle != dest {
         std::fs::rename(bundle, &dest)
             .with_context(|| format!("moving {} to {}", bundle.display(), dest.display()))?;

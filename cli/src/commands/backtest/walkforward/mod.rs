@@ -203,7 +203,10 @@ impl FoldTrainer for ServerTrainer<'_> {
             warm_start: parent.map(|p| p.dir.clone()),
             params,
         };
-        let server = self.server.as_mut().expect("started above");
+        let server = self
+            .server
+            .as_mut()
+            .context("the fold server did not start")?;
         let response = server.train(&request)?;
         let version = response
             .version
