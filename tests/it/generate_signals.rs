@@ -674,3 +674,41 @@ async fn generate_signals_reports_predictions_that_arrived_after_the_run() {
     assert_eq!(again.unconsidered, ["FFF"]);
     assert_eq!(footprint(&db).await, before);
 }
+
+/// Issue 11, defect 3: `features.built` redelivered after a promotion makes predict write
+/// the day's predictions again under the new model, and `predictions.ready` names it. One
+/// trading run per date, whatever the model: the second run changes nothing.
+#[tokio::test]
+async fn generate_signals_trades_a_day_once_even_after_a_promotion() {
+    let db = TestDb::new().await;
+    let d = monday(&db).await;
+    let job = job(&db, None);
+    let first = job.handle(&request(d)).await.unwrap();
+    assert_eq!(first.opened.len(), 2, "{first:?}");
+    for (ticker, probs) in [
+        ("AAA", [0.05, 0.15, 0.80]),
+        ("BBB", [0.05, 0.20, 0.75]),
+        ("CCC", [0.05, 0.05, 0.90]),
+    ] {
+        put_prediction_of(&db, "v-promoted", ticker, d, probs).await;
+    }
+    let before = footprint(&db).await;
+    for model_version in [Some("v-promoted".to_string()), None] {
+        let again = job
+            .handle(&SignalsRequest {
+                trading_date: d,
+                model_version,
+            })
+            .await
+            .unwrap();
+        assert!(again.already_generated, "{again:?}");
+        assert_eq!(again.model_version.as_deref(), Some("v-test"));
+        assert_eq!(again.notifications_queued, 0);
+        assert_eq!(footprint(&db).await, before);
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM signal_runs").await, 1);
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM trading_signals WHERE signal = 'BUY'").await,
+        2
+    );
+}
