@@ -53,6 +53,15 @@ impl Respond for RecordedQuote {
     }
 }
 
+/// [`RecordedQuote`] answered only after a delay (a hung Yahoo).
+struct SlowRecordedQuote(Duration);
+
+impl Respond for SlowRecordedQuote {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        RecordedQuote.respond(request).set_delay(self.0)
+    }
+}
+
 async fn yahoo() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -895,4 +904,105 @@ async fn monitor_reports_a_ticker_whose_booking_fails_and_closes_the_others() {
     // Only MSFT is left, and it fails again: nothing could be done.
     assert!(job.handle(now()).await.is_err());
     assert!(signal_row(&db, msft).await.0);
+}
+
+/// Issue 11, defect 1: a stop-loss never waits for another ticker's quote. AAPL's quote is
+/// below its stop; MSFT, NVDA, AMD and TSLA answer only after 60 s on every attempt. With
+/// a run deadline 4 s away, AAPL's close commits while the others' requests are still
+/// pending, and at the deadline the others are reported unpriced, untouched.
+#[tokio::test]
+async fn a_stop_closes_while_other_quotes_hang_and_the_rest_are_unpriced_at_the_deadline() {
+    let db = TestDb::new().await;
+    // Filled at 230, stop 3.75 % below (221.375): the recorded last 220.003 is under it.
+    let aapl = open(&db, "AAPL", day("2025-03-20"), 230.0, 0.0375, 0.075, 10).await;
+    let slow = ["AMD", "MSFT", "NVDA", "TSLA"];
+    let mut slow_ids = Vec::new();
+    for t in slow {
+        slow_ids.push(open(&db, t, day("2025-03-20"), 205.0, 0.0375, 0.075, 10).await);
+    }
+    let yahoo = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/AAPL"))
+        .respond_with(RecordedQuote)
+        .mount(&yahoo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v8/finance/chart/(AMD|MSFT|NVDA|TSLA)$"))
+        .respond_with(SlowRecordedQuote(Duration::from_secs(60)))
+        .mount(&yahoo)
+        .await;
+    // The client's own budget is far longer than the run's: the deadline must bound it.
+    let mut job = monitor(&db, &yahoo, None);
+    job.quotes = QuoteClient::new(YahooSettings {
+        base_url: yahoo.uri(),
+        request_timeout: Duration::from_secs(120),
+        max_retries: 4,
+        ..YahooSettings::default()
+    })
+    .unwrap();
+    job.concurrency = 5;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    let run = tokio::spawn(async move { job.handle_until(now(), deadline).await });
+
+    let closed_at = tokio::time::timeout(Duration::from_secs(3), async {
+        while signal_row(&db, aapl).await.0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(closed_at.is_ok(), "AAPL's stop did not close within 3 s");
+    assert!(!run.is_finished(), "the run waited for nothing");
+    let asked: Vec<String> = yahoo
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().rsplit('/').next().unwrap().to_string())
+        .filter(|t| t != "AAPL")
+        .collect();
+    for t in slow {
+        assert!(asked.iter().any(|a| a == t), "{t} not asked yet: {asked:?}");
+    }
+
+    let s = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("the run ends at its deadline")
+        .unwrap()
+        .unwrap();
+    let closed: Vec<&str> = s.closed.iter().map(|c| c.ticker.as_str()).collect();
+    assert_eq!(closed, ["AAPL"], "{s:?}");
+    let unpriced: Vec<&str> = s.failures.iter().map(|f| f.ticker.as_str()).collect();
+    assert_eq!(unpriced, slow, "{s:?}");
+    assert!(s.failures.iter().all(|f| f.error.contains("deadline")), "{s:?}");
+    assert_eq!(s.unpriced, slow.map(String::from).to_vec());
+    for id in slow_ids {
+        assert_eq!(signal_row(&db, id).await, (true, None, None, Some(205.0)));
+    }
+}
+
+/// Issue 11, defect 8: a position row whose nullable `entry_date` is NULL (written before
+/// the column existed, or by hand) must not panic the monitor: its entry session is the
+/// one after its signal date, as booking sets it.
+#[tokio::test]
+async fn a_position_without_an_entry_date_is_read_as_entered_the_session_after_its_signal() {
+    let db = TestDb::new().await;
+    let id = open(&db, "AAPL", day("2025-03-20"), 205.0, 0.0375, 0.075, 10).await;
+    db.pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE trading_signals SET entry_date = NULL WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let c = db.pool.get().await.unwrap();
+    let account = portfolio_store::account_of(&**c).await.unwrap().unwrap();
+    let live = portfolio_store::load(&**c, account).await.unwrap();
+    assert_eq!(live.state.positions[0].entry_date, day("2025-03-20"));
+    drop(c);
+    let yahoo = yahoo().await;
+    let s = monitor(&db, &yahoo, None).handle(now()).await.unwrap();
+    assert_eq!(s.checked, 1, "{s:?}");
 }
