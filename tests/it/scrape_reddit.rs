@@ -173,3 +173,86 @@ async fn scrape_reddit_stores_posts_isolates_a_forbidden_subreddit_and_reruns_as
     assert_eq!(events[0]["detail"]["failed"][0]["subreddit"], "ferguson");
     assert_eq!(events[0]["detail"]["sentiment_date"], "2016-02-29");
 }
+
+/// Issue 11, defect 7: one thread whose comments cannot be fetched (Reddit answers 500
+/// on every attempt) must not drop its subreddit's posts: they are stored, the thread is
+/// reported, and the run still announces what it stored.
+#[tokio::test]
+async fn a_failing_thread_keeps_its_subreddits_posts_and_is_reported() {
+    let test_db = TestDb::new().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/access_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"access_token": "t0ken", "token_type": "bearer", "expires_in": 3600, "scope": "*"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/askreddit/new"))
+        .and(query_param_is_missing("after"))
+        .respond_with(body(NEW))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/askreddit/new"))
+        .and(query_param("after", "t3_48f6io"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(EMPTY, "application/json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/askreddit/hot"))
+        .respond_with(body(TOP))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/askreddit/comments/48f6jc"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let reddit = RedditClient::new(
+        RedditSettings {
+            auth_url: server.uri(),
+            api_url: server.uri(),
+            user_agent: "linux:tft-trader-test:0.1 (by /u/tft-trader)".into(),
+            request_timeout: Duration::from_secs(5),
+            max_retries: 1,
+            min_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            ..RedditSettings::default()
+        },
+        RedditCredentials::client_credentials("app", SecretString::from("secret")),
+    )
+    .unwrap();
+    let job = ScrapeReddit {
+        pool: test_db.pool.clone(),
+        reddit,
+        config: RedditJobConfig {
+            subreddits: vec!["askreddit".into()],
+            min_thread_comments: 20,
+            threads_per_subreddit: 1,
+            ..RedditJobConfig::default()
+        },
+        events: None,
+    };
+    let now = "2016-03-01T09:25:00Z".parse().unwrap();
+    let s = job.handle(now).await.unwrap();
+    assert!(s.failed.is_empty(), "{s:?}");
+    assert_eq!(s.rows_inserted, 200);
+    let ask = &s.subreddits[0];
+    assert_eq!((ask.posts_fetched, ask.threads_read), (200, 0));
+    assert_eq!(ask.threads_failed.len(), 1, "{ask:?}");
+    assert_eq!(ask.threads_failed[0].thread, "48f6jc");
+    assert!(ask.threads_failed[0].error.contains("500"), "{ask:?}");
+    let stored: i64 = test_db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM reddit_posts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 200);
+}
