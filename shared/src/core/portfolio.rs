@@ -340,6 +340,22 @@ mod tests {
         pairs.iter().map(|(t, p)| (t.to_string(), *p)).collect()
     }
 
+    /// Issue 11, defect 8: a NaN (or infinite) equity must not read as "no drawdown":
+    /// the breaker fails closed.
+    #[test]
+    fn a_non_finite_equity_is_a_full_drawdown_not_none() {
+        let mut p = PortfolioState::new(100_000.0);
+        p.cash = f64::NAN;
+        assert_eq!(p.drawdown_at_marks(), 1.0);
+        assert_eq!(p.drawdown(&HashMap::new()), 1.0);
+        let mut p = PortfolioState::new(100_000.0);
+        p.peak_equity = f64::INFINITY;
+        assert_eq!(p.drawdown_at_marks(), 1.0);
+        let mut p = PortfolioState::new(100_000.0);
+        p.cash = 90_000.0;
+        assert!((p.drawdown_at_marks() - 0.1).abs() < 1e-12);
+    }
+
     fn close_enough(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
     }

@@ -868,6 +868,28 @@ pub fn session_close(date: NaiveDate) -> DateTime<Utc> {
 mod tests {
     use super::*;
 
+    /// Issue 11, defect 8: a `model_version` that is not a string is an error, not "the
+    /// day's latest model".
+    #[test]
+    fn a_non_string_model_version_is_refused() {
+        let event = |v: serde_json::Value| {
+            serde_json::json!({"detail": {"trading_date": "2021-03-01", "model_version": v}})
+        };
+        let ok = SignalsRequest::from_event(&event("v1".into())).unwrap();
+        assert_eq!(ok.model_version.as_deref(), Some("v1"));
+        let none = SignalsRequest::from_event(&event(serde_json::Value::Null)).unwrap();
+        assert_eq!(none.model_version, None);
+        for bad in [serde_json::json!(42), serde_json::json!(["v1"]), "".into()] {
+            assert!(
+                matches!(
+                    SignalsRequest::from_event(&event(bad.clone())),
+                    Err(EventError::BadDetail(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
     #[test]
     fn trading_config_reads_the_breaker_cooloff() {
         let mode = |env: &dyn EnvSource| TradingConfig::from_env(env).map(|c| c.risk.breaker);

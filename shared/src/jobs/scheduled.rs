@@ -100,13 +100,55 @@ mod tests {
     fn event_time_reads_the_scheduled_time() {
         let event = json!({"time": "2021-01-04T15:25:00Z"});
         assert_eq!(
-            event_time(&event).unwrap().to_rfc3339(),
+            event_time(&event).unwrap().unwrap().to_rfc3339(),
             "2021-01-04T15:25:00+00:00"
         );
+    }
+
+    /// Issue 11, defect 8: a missing `time` may mean "now" (the caller logs it); a garbled
+    /// one (the scheduler's placeholder left unsubstituted, a number, a bad date) is an
+    /// error, never silently "now".
+    #[test]
+    fn a_garbled_event_time_is_an_error_and_a_missing_one_is_none() {
+        assert_eq!(event_time(&json!({})), Ok(None));
+        assert_eq!(event_time(&json!({"time": null})), Ok(None));
+        for garbled in [
+            json!({"time": "<aws.scheduler.scheduled-time>"}),
+            json!({"time": 1609772700}),
+            json!({"time": "2021-13-04T15:25:00Z"}),
+            json!({"time": ""}),
+        ] {
+            assert!(
+                matches!(event_time(&garbled), Err(EventError::BadTime(_))),
+                "{garbled}"
+            );
+        }
+    }
+
+    /// Issue 11, defect 8: `detail.tickers` is checked: a list of ticker symbols, not
+    /// empty, stored spelling (`brk.b` → `BRK-B`).
+    #[test]
+    fn detail_tickers_are_checked() {
+        let with = |tickers: serde_json::Value| {
+            DailyRun::from_event(&json!({"detail": {"trading_date": "2021-01-04", "tickers": tickers}}))
+        };
         assert_eq!(
-            event_time(&json!({"time": "<aws.scheduler.scheduled-time>"})),
-            None
+            with(json!(["aapl", "brk.b"])).unwrap().tickers.unwrap(),
+            ["AAPL", "BRK-B"]
         );
+        for bad in [
+            json!([]),
+            json!(["AAPL", "rm -rf /"]),
+            json!(["AAPL", ""]),
+            json!(["TOOLONGTICKER1"]),
+            json!("AAPL"),
+            json!([1, 2]),
+        ] {
+            assert!(
+                matches!(with(bad.clone()), Err(EventError::BadDetail(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
