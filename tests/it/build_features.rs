@@ -179,3 +179,23 @@ async fn stored_features_equal_the_pure_function_and_a_rerun_writes_nothing() {
     assert_eq!(events[0]["detail"]["trading_date"], "2021-01-27");
     assert_eq!(events[0]["detail"]["schema_hash"], hash);
 }
+
+/// Issue 11, defect 2: a day without one stored bar (scrape-prices stored nothing) ends
+/// in an error, not an Ok with no features that never announces the day.
+#[tokio::test]
+async fn a_day_without_bars_fails_instead_of_ending_the_chain_silently() {
+    let test_db = TestDb::new().await;
+    let job = BuildFeatures {
+        pool: test_db.pool.clone(),
+        events: None,
+        concurrency: 2,
+        universe: vec![],
+        benchmark: Some("SPY".into()),
+    };
+    let run = DailyRun {
+        trading_date: NaiveDate::from_ymd_opt(2021, 1, 27).unwrap(),
+        tickers: None,
+    };
+    let err = job.handle(&run).await.unwrap_err().to_string();
+    assert!(err.contains("nothing for the next step"), "{err}");
+}

@@ -467,3 +467,18 @@ async fn prediction_store_keys_rows_by_ticker_day_and_version() {
             .is_empty()
     );
 }
+
+/// Issue 11, defect 2: a day with no features to predict (build-features stored none, or
+/// every ticker lacks its window) is an error, not an Ok with zero predictions that
+/// never announces the day and ends the chain silently.
+#[tokio::test]
+async fn a_day_with_nothing_to_predict_fails_instead_of_ending_the_chain_silently() {
+    let db = TestDb::new().await;
+    // No features stored for the day at all.
+    let (store, _) = s3_store(true).await;
+    let job = Predict::new(db.pool.clone(), None, store);
+    let run = DailyRun::from_event(&features_built()).unwrap();
+    let err = job.handle(&run).await.unwrap_err().to_string();
+    assert!(err.contains("nothing for the next step"), "{err}");
+    assert_eq!(count_predictions(&db).await, 0);
+}

@@ -79,9 +79,10 @@ async fn same_event_twice_gives_the_same_table_and_a_failing_ticker_fails_alone(
     serve(&yahoo, "TSLA", read_fixture(TSLA)).await;
     serve(&yahoo, "MSFT", read_fixture(MSFT)).await;
     serve(&yahoo, "NVDA", read_fixture(NVDA)).await;
+    // A permanent failure (a retryable one fails the run: the test below).
     Mock::given(method("GET"))
         .and(path("/v8/finance/chart/BROKE"))
-        .respond_with(ResponseTemplate::new(500))
+        .respond_with(ResponseTemplate::new(404))
         .mount(&yahoo)
         .await;
 
@@ -98,7 +99,7 @@ async fn same_event_twice_gives_the_same_table_and_a_failing_ticker_fails_alone(
     assert_eq!(first.tickers_failed.len(), 1);
     assert_eq!(first.tickers_failed[0].ticker, "BROKE");
     assert!(
-        first.tickers_failed[0].error.contains("500"),
+        first.tickers_failed[0].error.contains("no data"),
         "{:?}",
         first.tickers_failed
     );
@@ -350,4 +351,63 @@ async fn trending_tickers_join_the_watchlist_and_a_manual_run_names_its_own() {
         universe.tickers().collect::<Vec<_>>(),
         ["GME", "MSFT", "SPY", "TSLA"]
     );
+}
+
+/// Issue 11, defect 2: a run announces what succeeded; then a retryable failure (5xx
+/// after the client's retries) that left a ticker undone fails the run, so the
+/// idempotent retry and the dead-letter queue catch it; a permanent one (Yahoo's "No
+/// data found, symbol may be delisted") is reported and the day goes on; an empty
+/// universe is an error, not a silent end of the chain.
+#[tokio::test]
+async fn a_retryable_failure_fails_the_run_after_announcing_a_permanent_one_does_not() {
+    let test_db = TestDb::new().await;
+    let yahoo = MockServer::start().await;
+    serve(&yahoo, "MSFT", read_fixture(MSFT)).await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/BROKE"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&yahoo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/GONE"))
+        .respond_with(ResponseTemplate::new(404).set_body_raw(
+            r#"{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}"#,
+            "application/json",
+        ))
+        .mount(&yahoo)
+        .await;
+    let eventbridge = eventbridge_client().await;
+    let bus = CapturedBus::new(&eventbridge).await;
+    let publisher = EventPublisher::new(eventbridge.clone(), bus.bus_name.clone());
+    let run = scheduled_event("2022-01-31T21:30:00Z");
+
+    let with_broke = job(&test_db, &yahoo, &["MSFT", "BROKE", "GONE"])
+        .with_events(Some(publisher.clone()));
+    let err = with_broke
+        .handle(&run, FetchWindow::Incremental)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("BROKE") && err.contains("retryable"), "{err}");
+    assert_eq!(count_rows(&test_db, "MSFT").await, 252, "what succeeded is stored");
+    let events = bus.drain().await;
+    assert_eq!(events.len(), 1, "what succeeded is announced: {events:#?}");
+    assert_eq!(events[0]["detail"]["tickers"], json!(["MSFT"]));
+
+    let only_gone = job(&test_db, &yahoo, &["MSFT", "GONE"]).with_events(Some(publisher));
+    let s = only_gone
+        .handle(&run, FetchWindow::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(s.tickers_ok, ["MSFT"]);
+    assert_eq!(s.tickers_failed[0].ticker, "GONE");
+    assert_eq!(s.counts.failed_permanent, 1);
+
+    let nothing = job(&test_db, &yahoo, &[]);
+    let err = nothing
+        .handle(&run, FetchWindow::Incremental)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nothing for the next step"), "{err}");
 }
