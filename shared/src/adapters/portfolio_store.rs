@@ -480,7 +480,8 @@ pub async fn equity_curve(client: &impl GenericClient) -> Result<Vec<EquityMark>
         .collect())
 }
 
-/// Claims the (date, model version) run; false when it already committed (or another
+/// Claims the date's run (one per date, whatever the model: `model_version` is recorded
+/// as the model the day is traded with); false when it already committed (or another
 /// delivery holds it: this waits for that transaction, then sees its row).
 pub async fn begin_signal_run(
     client: &impl GenericClient,
@@ -490,7 +491,7 @@ pub async fn begin_signal_run(
     let rows = client
         .query_typed(
             "INSERT INTO signal_runs (trading_date, model_version) VALUES ($1, $2) \
-             ON CONFLICT DO NOTHING RETURNING trading_date",
+             ON CONFLICT (trading_date) DO NOTHING RETURNING trading_date",
             &[(&date, Type::DATE), (&model_version, Type::VARCHAR)],
         )
         .await
@@ -519,20 +520,20 @@ pub async fn finish_signal_run(
     Ok(())
 }
 
-/// The stored summary of a committed run.
-pub async fn signal_run_summary(
+/// The committed run of `date` (one per date, whatever the model): the model it traded
+/// and its stored summary.
+pub async fn signal_run_of(
     client: &impl GenericClient,
     date: NaiveDate,
-    model_version: &str,
-) -> Result<Option<serde_json::Value>, DbError> {
+) -> Result<Option<(String, serde_json::Value)>, DbError> {
     let rows = client
         .query_typed(
-            "SELECT summary::text FROM signal_runs WHERE trading_date = $1 AND model_version = $2",
-            &[(&date, Type::DATE), (&model_version, Type::VARCHAR)],
+            "SELECT model_version::text, summary::text FROM signal_runs WHERE trading_date = $1",
+            &[(&date, Type::DATE)],
         )
         .await
         .context("read the signal run")?;
-    Ok(rows.first().map(|r| json(r.get(0))))
+    Ok(rows.first().map(|r| (r.get(0), json(r.get(1)))))
 }
 
 fn json(text: String) -> serde_json::Value {

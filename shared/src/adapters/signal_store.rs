@@ -30,12 +30,11 @@ pub struct NewSignal {
 }
 
 impl NewSignal {
-    /// The uniqueness key: one signal per day, ticker, direction and model version.
+    /// The uniqueness key: one signal per day, ticker and direction, whatever the model
+    /// (a day is traded once: migrations/V12). Keys stored before V12 end with the model
+    /// version and stay as they are.
     pub fn key(&self) -> String {
-        format!(
-            "{}:{}:{}:{}",
-            self.trading_date, self.ticker, self.signal, self.model_version
-        )
+        format!("{}:{}:{}", self.trading_date, self.ticker, self.signal)
     }
 }
 

@@ -3,10 +3,10 @@
 //! book them into the paper portfolio, queue their notifications, record why refused
 //! candidates were refused, mark the equity curve, and announce `signals.generated`.
 //!
-//! The whole day is one transaction that first locks the portfolio row and claims the
-//! (D, model version) run (`signal_runs`): a re-delivered event finds the run and changes
-//! nothing (its stored summary is returned and the event re-announced; consumers are
-//! idempotent).
+//! The whole day is one transaction that first locks the portfolio row and claims D's
+//! run (`signal_runs`, one per date whatever the model): a re-delivered event, or one
+//! naming a model promoted since, finds the run and changes nothing (its stored summary
+//! is returned and the event re-announced; consumers are idempotent).
 //!
 //! Fills (docs/risk.md, "Live fills"), as the backtester's: an entry is booked *pending*
 //! with its cash reserved at D's close estimate, and filled at the next session's open
@@ -184,6 +184,11 @@ pub struct GenerateSignalsSummary {
     /// committed run never considered (reported, not traded: docs/risk.md).
     #[serde(default)]
     pub unconsidered: Vec<String>,
+    /// A later delivery naming another model than the one the day was traded with (a
+    /// promotion in between): that model, whose predictions were not traded. One
+    /// trading run per date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_traded_model_version: Option<String>,
     pub notifications_queued: usize,
     pub cash: f64,
     pub equity: f64,
@@ -268,12 +273,25 @@ impl GenerateSignals {
             .await?
             .ok_or(GenerateError::NoPortfolio)?;
         if !portfolio_store::begin_signal_run(&*tx, date, &model_version).await? {
-            let stored = portfolio_store::signal_run_summary(&*tx, date, &model_version).await?;
-            let mut summary: GenerateSignalsSummary = stored
-                .and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_default();
+            // One trading run per date, whatever the model: a redelivery after a promotion
+            // names the new model, and finds the day already traded with the old one.
+            let (traded_with, stored) = portfolio_store::signal_run_of(&*tx, date)
+                .await?
+                .unwrap_or_else(|| (model_version.clone(), serde_json::Value::Null));
+            let mut summary: GenerateSignalsSummary =
+                serde_json::from_value(stored).unwrap_or_default();
             summary.already_generated = true;
             summary.notifications_queued = 0;
+            summary.model_version = Some(traded_with.clone());
+            if traded_with != model_version {
+                tracing::warn!(
+                    traded_with = %traded_with,
+                    requested = %model_version,
+                    "the day was traded with another model: this model's predictions are not traded"
+                );
+                summary.not_traded_model_version = Some(model_version.clone());
+            }
+            let model_version = traded_with;
             summary.unconsidered =
                 unconsidered(&*tx, date, &model_version, &summary.considered).await?;
             if !summary.unconsidered.is_empty() {
