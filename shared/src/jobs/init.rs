@@ -40,3 +40,39 @@ pub async fn event_publisher(config: &Config) -> Option<EventPublisher> {
         None => None,
     }
 }
+
+/// The run's deadline on the tokio clock: the invocation's deadline (milliseconds since
+/// the Unix epoch, as the Lambda runtime gives it) less `margin` for the run's end. A
+/// deadline already past (or closer than the margin) gives now: the run does only what
+/// needs no waiting.
+pub fn run_deadline(deadline_epoch_ms: u64, margin: std::time::Duration) -> tokio::time::Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let remaining = std::time::Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms));
+    tokio::time::Instant::now() + remaining.saturating_sub(margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn run_deadline_keeps_the_margin_back() {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let start = tokio::time::Instant::now();
+        let d = run_deadline(now_ms + 120_000, Duration::from_secs(15));
+        let left = d.duration_since(start);
+        assert!(left <= Duration::from_secs(105) && left > Duration::from_secs(100), "{left:?}");
+        // Past or within the margin: now.
+        let d = run_deadline(now_ms.saturating_sub(5_000), Duration::from_secs(15));
+        assert!(d.duration_since(start) < Duration::from_secs(1));
+        let d = run_deadline(now_ms + 10_000, Duration::from_secs(15));
+        assert!(d.duration_since(start) < Duration::from_secs(1));
+    }
+}

@@ -5,19 +5,27 @@
 //! live quote, apply [`exit_intraday`] (gaps, the sentiment flip, stop, target, time
 //! decay) and close what hit, each close one transaction: lock the portfolio, the
 //! conditional close (two monitors at once close a position once), the cash, the
-//! notifications. A ticker whose quote fails (or is stale) is left untouched and
-//! reported; the others proceed. A ticker whose booking fails (a database error on its
-//! row) is rolled back and reported in `failures` too: the others proceed, and what
-//! closed is still announced; the run fails only when every ticker it tried failed.
-//! Positions that stay open get their mark updated.
+//! notifications.
+//!
+//! Each ticker is fetched → decided → booked on its own (a few at a time), so a stop-loss
+//! never waits for another ticker's quote. The run has a deadline (the Lambda's remaining
+//! time less [`DEADLINE_MARGIN`]): a quote not in by then leaves its ticker unpriced. A
+//! ticker whose quote fails, is stale or late is left untouched and reported as
+//! `unpriced` (the run does not fail: it runs again in 15 minutes, and an alarm watches
+//! consecutive unpriced runs); the others proceed. A ticker whose booking fails (a
+//! database error on its row) is rolled back and reported in `failures` too: the others
+//! proceed, and what closed is still announced; the run fails only when every ticker it
+//! tried to book failed. Positions that stay open get their mark updated.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::America::New_York;
 use deadpool_postgres::Pool;
 use futures::StreamExt;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::adapters::db::DbError;
 use crate::adapters::eventbridge::EventPublisher;
@@ -53,9 +61,13 @@ pub struct MonitorSummary {
     pub closed: Vec<Closed>,
     /// Tickers checked and left open.
     pub still_open: Vec<String>,
-    /// Tickers not checked: quote failed, stale, or (a pending entry) without today's
-    /// open. Their positions and pending entries are untouched.
+    /// Tickers not checked: quote failed, stale, not in by the run's deadline, or (a
+    /// pending entry) without today's open; and tickers whose booking failed. Their
+    /// positions and pending entries are untouched.
     pub failures: Vec<TickerFailure>,
+    /// The tickers of `failures` that had no usable quote (the run metric
+    /// `PositionsUnpriced` counts them; an alarm watches consecutive runs).
+    pub unpriced: Vec<String>,
     pub notifications_queued: usize,
     pub event_published: bool,
 }
@@ -105,25 +117,73 @@ pub fn market_closed_reason(now: DateTime<Utc>) -> Option<String> {
     })
 }
 
+/// How long a run may take when no deadline is given (`tft run`, tests): below the
+/// function's 120 s timeout in template.yaml.
+pub const DEFAULT_RUN_BUDGET: Duration = Duration::from_secs(90);
+
+/// What the Lambda keeps back from its remaining time for the run's end: the last
+/// bookings, the `positions.closed` announcement and the response.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
+
+/// One ticker's work: fill a pending entry of today's session, or check a position.
 enum Work {
     Fill(PendingEntry),
     Check(Position, i64),
 }
 
-enum Check {
-    Failed(TickerFailure),
-    Quoted(Position, i64, IntradayQuote),
-    /// A pending entry of today's session and a quote with today's open.
-    Fill(PendingEntry, IntradayQuote),
+impl Work {
+    fn ticker(&self) -> &str {
+        match self {
+            Work::Fill(p) => &p.ticker,
+            Work::Check(p, _) => &p.ticker,
+        }
+    }
+}
+
+/// What one ticker's fetch → decide → book came to.
+enum Outcome {
+    /// No usable quote (failed, stale, no open yet, or the run's deadline came first):
+    /// the position or entry is untouched.
+    Unpriced(TickerFailure),
+    /// The quote came and the booking transaction failed (rolled back).
+    BookingFailed(String, MonitorError),
+    Booked(Booked),
+}
+
+/// What a committed booking changed.
+#[derive(Default)]
+struct Booked {
+    settled: Option<Settled>,
+    closed: Option<Closed>,
+    still_open: Option<String>,
+    notifications: usize,
 }
 
 impl MonitorPositions {
+    /// [`Self::handle_until`] with [`DEFAULT_RUN_BUDGET`] from now.
     #[tracing::instrument(skip(self))]
     pub async fn handle(&self, now: DateTime<Utc>) -> Result<MonitorSummary, MonitorError> {
-        Box::pin(self.run(now)).await
+        Box::pin(self.run(now, Instant::now() + DEFAULT_RUN_BUDGET)).await
     }
 
-    async fn run(&self, now: DateTime<Utc>) -> Result<MonitorSummary, MonitorError> {
+    /// Checks every open position (and fills today's pending entries) as of `now`; each
+    /// ticker is fetched, decided and booked on its own, so a stop-loss never waits for
+    /// another ticker's quote. A quote not in by `deadline` leaves its ticker unpriced
+    /// (reported, untouched); bookings already started finish.
+    #[tracing::instrument(skip(self, deadline))]
+    pub async fn handle_until(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Instant,
+    ) -> Result<MonitorSummary, MonitorError> {
+        Box::pin(self.run(now, deadline)).await
+    }
+
+    async fn run(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Instant,
+    ) -> Result<MonitorSummary, MonitorError> {
         let mut summary = MonitorSummary {
             now: Some(now),
             ..Default::default()
@@ -135,123 +195,24 @@ impl MonitorPositions {
         }
         summary.market_open = true;
         let today = new_york_date(now);
-        let (positions, pending, sentiment) = {
-            let client = self.pool.get().await.map_err(DbError::from)?;
-            let Some(account) = portfolio_store::account_of(&**client).await? else {
-                summary.status = "no paper portfolio yet: nothing held".into();
-                return Ok(summary);
-            };
-            let live = portfolio_store::load(&**client, account).await?;
-            let tickers: Vec<String> = live.signal_ids.keys().cloned().collect();
-            let sentiment =
-                signal_inputs::latest_sentiment_before(&**client, today, &tickers).await?;
-            let positions: Vec<(Position, i64)> = live
-                .state
-                .positions
-                .iter()
-                .filter(|p| !live.pending.contains_key(&p.ticker))
-                .filter_map(|p| live.signal_ids.get(&p.ticker).map(|id| (p.clone(), *id)))
-                .collect();
-            let mut pending = Vec::new();
-            for p in live.pending.values() {
-                if p.entry_date == today {
-                    pending.push(p.clone());
-                } else if p.entry_date < today {
-                    summary.pending_missed_session.push(p.ticker.clone());
-                }
-            }
-            (positions, pending, sentiment)
+        let Some((work, sentiment)) = self.read_work(today, &mut summary).await? else {
+            summary.status = "no paper portfolio yet: nothing held".into();
+            return Ok(summary);
         };
-
-        let work: Vec<Work> = pending
-            .into_iter()
-            .map(Work::Fill)
-            .chain(positions.into_iter().map(|(p, id)| Work::Check(p, id)))
-            .collect();
-        let checks: Vec<Check> = futures::stream::iter(work)
-            .map(|w| async move {
-                let ticker = match &w {
-                    Work::Fill(p) => p.ticker.clone(),
-                    Work::Check(p, _) => p.ticker.clone(),
-                };
-                let pending = matches!(w, Work::Fill(_));
-                let failed = |error: String| {
-                    Check::Failed(TickerFailure {
-                        ticker: ticker.clone(),
-                        error: if pending {
-                            format!("{error}: entry stays pending")
-                        } else {
-                            error
-                        },
-                    })
-                };
-                match (self.quotes.quote(&ticker).await, w) {
-                    (Err(e), _) => failed(e.to_string()),
-                    (Ok(q), _) if new_york_date(q.at) != today => {
-                        failed(format!("stale quote from {} (not today's session)", q.at))
-                    }
-                    (Ok(q), Work::Fill(_)) if q.day_open.is_none() => {
-                        failed("the quote has no open for today's session yet".into())
-                    }
-                    (Ok(q), Work::Fill(p)) => Check::Fill(p, q),
-                    (Ok(q), Work::Check(p, id)) => Check::Quoted(p, id, q),
-                }
-            })
+        let sentiment = &sentiment;
+        let outcomes: Vec<Outcome> = futures::stream::iter(work)
+            .map(|w| self.one_ticker(w, sentiment, now, today, deadline))
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
-
-        // A ticker whose booking fails is reported and the others proceed; the run fails
-        // only when every ticker it tried failed so (nothing could be done: the database).
-        let (mut tried, mut first_error) = (0usize, None);
-        for check in checks {
-            let (ticker, done) = match check {
-                Check::Failed(f) => {
-                    tracing::warn!(ticker = %f.ticker, error = %f.error, "position not checked");
-                    summary.failures.push(f);
-                    continue;
-                }
-                Check::Quoted(position, id, quote) => {
-                    let done = self
-                        .check(&position, id, &quote, &sentiment, now, &mut summary)
-                        .await;
-                    (position.ticker, done)
-                }
-                Check::Fill(pending, quote) => {
-                    let done = self
-                        .fill(&pending, &quote, &sentiment, now, &mut summary)
-                        .await;
-                    (pending.ticker, done)
-                }
-            };
-            tried += 1;
-            match done {
-                Ok(()) => summary.checked += 1,
-                Err(e) => {
-                    tracing::error!(%ticker, error = %e, "position not booked: left as it was");
-                    summary.failures.push(TickerFailure {
-                        ticker,
-                        error: format!("booking failed: {}", with_sources(&e)),
-                    });
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
+        let first_error = summarise(outcomes, &mut summary);
+        // The run fails only when every ticker it tried to book failed so (nothing could
+        // be done: the database); unpriced tickers are reported, not failed (docs/events.md).
         if let Some(e) = first_error {
-            if summary.checked == 0 && tried > 0 {
+            if summary.checked == 0 {
                 return Err(e);
             }
         }
-        summary.failures.sort_by(|a, b| a.ticker.cmp(&b.ticker));
-        summary.still_open.sort();
-        summary.pending_missed_session.sort();
-        summary.status = format!(
-            "checked {} positions: {} filled, {} closed, {} failed",
-            summary.checked,
-            summary.filled.len(),
-            summary.closed.len(),
-            summary.failures.len()
-        );
         if let (Some(events), false) = (&self.events, summary.closed.is_empty()) {
             let detail = PositionsClosed {
                 checked_at: now,
@@ -266,6 +227,85 @@ impl MonitorPositions {
         Ok(summary)
     }
 
+    /// The positions to check, today's pending entries to fill (earlier ones are left for
+    /// generate-signals and reported), and the sentiment the exits read; `None` without a
+    /// paper portfolio.
+    async fn read_work(
+        &self,
+        today: NaiveDate,
+        summary: &mut MonitorSummary,
+    ) -> Result<Option<(Vec<Work>, HashMap<String, SentimentReading>)>, MonitorError> {
+        let client = self.pool.get().await.map_err(DbError::from)?;
+        let Some(account) = portfolio_store::account_of(&**client).await? else {
+            return Ok(None);
+        };
+        let live = portfolio_store::load(&**client, account).await?;
+        let tickers: Vec<String> = live.signal_ids.keys().cloned().collect();
+        let sentiment = signal_inputs::latest_sentiment_before(&**client, today, &tickers).await?;
+        let mut work = Vec::new();
+        for p in live.pending.values() {
+            if p.entry_date == today {
+                work.push(Work::Fill(p.clone()));
+            } else if p.entry_date < today {
+                summary.pending_missed_session.push(p.ticker.clone());
+            }
+        }
+        work.extend(
+            live.state
+                .positions
+                .iter()
+                .filter(|p| !live.pending.contains_key(&p.ticker))
+                .filter_map(|p| {
+                    let id = live.signal_ids.get(&p.ticker)?;
+                    Some(Work::Check(p.clone(), *id))
+                }),
+        );
+        Ok(Some((work, sentiment)))
+    }
+
+    /// Fetch → decide → book for one ticker. The quote is bounded by the run's deadline;
+    /// the booking, once its quote is in, runs to its commit or rollback.
+    async fn one_ticker(
+        &self,
+        work: Work,
+        sentiment: &HashMap<String, SentimentReading>,
+        now: DateTime<Utc>,
+        today: NaiveDate,
+        deadline: Instant,
+    ) -> Outcome {
+        let ticker = work.ticker().to_string();
+        let unpriced = |error: String| {
+            let error = match work {
+                Work::Fill(_) => format!("{error}: entry stays pending"),
+                Work::Check(..) => error,
+            };
+            Outcome::Unpriced(TickerFailure {
+                ticker: ticker.clone(),
+                error,
+            })
+        };
+        let quote = match tokio::time::timeout_at(deadline, self.quotes.quote(&ticker)).await {
+            Err(_) => return unpriced("no quote before the run's deadline".into()),
+            Ok(Err(e)) => return unpriced(e.to_string()),
+            Ok(Ok(q)) if new_york_date(q.at) != today => {
+                return unpriced(format!("stale quote from {} (not today's session)", q.at))
+            }
+            Ok(Ok(q)) => q,
+        };
+        let reading = sentiment.get(&ticker);
+        let booked = match &work {
+            Work::Fill(_) if quote.day_open.is_none() => {
+                return unpriced("the quote has no open for today's session yet".into())
+            }
+            Work::Fill(pending) => self.fill(pending, &quote, reading, now).await,
+            Work::Check(position, id) => self.check(position, *id, &quote, reading, now).await,
+        };
+        match booked {
+            Ok(b) => Outcome::Booked(b),
+            Err(e) => Outcome::BookingFailed(ticker, e),
+        }
+    }
+
     /// Fills a pending entry at today's open, then applies the exit rules to the day so
     /// far, in one transaction (the portfolio row locked first). Another monitor that
     /// filled it first leaves nothing to do.
@@ -273,12 +313,11 @@ impl MonitorPositions {
         &self,
         pending: &PendingEntry,
         quote: &IntradayQuote,
-        sentiment: &HashMap<String, SentimentReading>,
+        reading: Option<&SentimentReading>,
         now: DateTime<Utc>,
-        summary: &mut MonitorSummary,
-    ) -> Result<(), MonitorError> {
+    ) -> Result<Booked, MonitorError> {
         let Some(open) = quote.day_open else {
-            return Ok(());
+            return Ok(Booked::default());
         };
         let mut client = self.pool.get().await.map_err(DbError::from)?;
         let tx = client.transaction().await.map_err(|e| DbError::Query {
@@ -286,22 +325,23 @@ impl MonitorPositions {
             source: e,
         })?;
         let Some(account) = portfolio_store::lock(&*tx).await? else {
-            return Ok(());
+            return Ok(Booked::default());
         };
         let mut live = portfolio_store::load(&*tx, account).await?;
         if live.pending.get(&pending.ticker).map(|p| p.signal_id) != Some(pending.signal_id) {
-            return Ok(()); // filled (or missed) by another run since we read it
+            return Ok(Booked::default()); // filled (or missed) by another run since we read it
         }
         let at = session_open(pending.entry_date);
         let Some((settled, queued)) =
             portfolio_book::fill_entry(&*tx, &mut live, &pending.ticker, open, at).await?
         else {
-            return Ok(());
+            return Ok(Booked::default());
         };
-        let mut notifications = queued;
-        let mut closed = None;
+        let mut booked = Booked {
+            notifications: queued,
+            ..Default::default()
+        };
         if let Some(position) = live.state.position(&pending.ticker).cloned() {
-            let reading = sentiment.get(&pending.ticker);
             match exit_intraday(&position, quote, reading, &self.exits) {
                 Some(exit) => {
                     let extra = exit_context(quote, reading);
@@ -317,8 +357,8 @@ impl MonitorPositions {
                     )
                     .await?
                     {
-                        notifications += q;
-                        closed = Some(c);
+                        booked.notifications += q;
+                        booked.closed = Some(c);
                     }
                 }
                 None => {
@@ -331,42 +371,31 @@ impl MonitorPositions {
             context: "commit a fill",
             source: e,
         })?;
-        summary.notifications_queued += notifications;
-        match settled {
-            Settled::Filled(f) => {
-                tracing::info!(ticker = %f.ticker, open = f.open, "entry filled at the open");
-                summary.filled.push(f);
-            }
-            Settled::Missed(m) => {
-                tracing::warn!(ticker = %m.ticker, reason = %m.reason, "entry missed");
-                summary.missed.push(m);
-            }
+        if booked.closed.is_none() && live.state.holds(&pending.ticker) {
+            booked.still_open = Some(pending.ticker.clone());
         }
-        match closed {
-            Some(c) => summary.closed.push(c),
-            None if live.state.holds(&pending.ticker) => {
-                summary.still_open.push(pending.ticker.clone())
-            }
-            None => {}
-        }
-        Ok(())
+        booked.settled = Some(settled);
+        Ok(booked)
     }
 
+    /// Applies the exit rules to a filled position: a close is one transaction (the
+    /// portfolio row locked first, the conditional close, the cash, the notifications);
+    /// otherwise its mark is updated.
     async fn check(
         &self,
         position: &Position,
         id: i64,
         quote: &IntradayQuote,
-        sentiment: &HashMap<String, SentimentReading>,
+        reading: Option<&SentimentReading>,
         now: DateTime<Utc>,
-        summary: &mut MonitorSummary,
-    ) -> Result<(), MonitorError> {
-        let reading = sentiment.get(&position.ticker);
+    ) -> Result<Booked, MonitorError> {
         let Some(exit) = exit_intraday(position, quote, reading, &self.exits) else {
             let client = self.pool.get().await.map_err(DbError::from)?;
             portfolio_store::mark_position(&**client, id, quote.last, quote.at).await?;
-            summary.still_open.push(position.ticker.clone());
-            return Ok(());
+            return Ok(Booked {
+                still_open: Some(position.ticker.clone()),
+                ..Default::default()
+            });
         };
         let mut client = self.pool.get().await.map_err(DbError::from)?;
         let tx = client.transaction().await.map_err(|e| DbError::Query {
@@ -374,7 +403,7 @@ impl MonitorPositions {
             source: e,
         })?;
         let Some(account) = portfolio_store::lock(&*tx).await? else {
-            return Ok(());
+            return Ok(Booked::default());
         };
         let mut live = portfolio_store::load(&*tx, account).await?;
         let extra = exit_context(quote, reading);
@@ -393,13 +422,71 @@ impl MonitorPositions {
             context: "commit a close",
             source: e,
         })?;
-        if let Some((closed, queued)) = booked {
-            tracing::info!(ticker = %closed.ticker, reason = %closed.exit_reason, "position closed");
-            summary.notifications_queued += queued;
-            summary.closed.push(closed);
-        }
-        Ok(())
+        Ok(match booked {
+            Some((closed, queued)) => {
+                tracing::info!(ticker = %closed.ticker, reason = %closed.exit_reason, "position closed");
+                Booked {
+                    closed: Some(closed),
+                    notifications: queued,
+                    ..Default::default()
+                }
+            }
+            None => Booked::default(),
+        })
     }
+}
+
+/// Folds the tickers' outcomes into the summary; returns the first booking error.
+fn summarise(outcomes: Vec<Outcome>, summary: &mut MonitorSummary) -> Option<MonitorError> {
+    let mut first_error = None;
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Unpriced(f) => {
+                tracing::warn!(ticker = %f.ticker, error = %f.error, "position not checked: unpriced");
+                summary.unpriced.push(f.ticker.clone());
+                summary.failures.push(f);
+            }
+            Outcome::BookingFailed(ticker, e) => {
+                tracing::error!(%ticker, error = %e, "position not booked: left as it was");
+                summary.failures.push(TickerFailure {
+                    ticker,
+                    error: format!("booking failed: {}", with_sources(&e)),
+                });
+                first_error.get_or_insert(e);
+            }
+            Outcome::Booked(b) => {
+                summary.checked += 1;
+                summary.notifications_queued += b.notifications;
+                match b.settled {
+                    Some(Settled::Filled(f)) => {
+                        tracing::info!(ticker = %f.ticker, open = f.open, "entry filled at the open");
+                        summary.filled.push(f);
+                    }
+                    Some(Settled::Missed(m)) => {
+                        tracing::warn!(ticker = %m.ticker, reason = %m.reason, "entry missed");
+                        summary.missed.push(m);
+                    }
+                    None => {}
+                }
+                summary.closed.extend(b.closed);
+                summary.still_open.extend(b.still_open);
+            }
+        }
+    }
+    summary.failures.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+    summary.unpriced.sort();
+    summary.still_open.sort();
+    summary.closed.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+    summary.pending_missed_session.sort();
+    summary.status = format!(
+        "checked {} positions: {} filled, {} closed, {} unpriced, {} failed",
+        summary.checked,
+        summary.filled.len(),
+        summary.closed.len(),
+        summary.unpriced.len(),
+        summary.failures.len() - summary.unpriced.len()
+    );
+    first_error
 }
 
 /// `e` and its sources (a database error's detail is in its source).
