@@ -6,7 +6,8 @@
 //! Posts are stored whether or not they name a ticker (they are the pagination cursor
 //! and the engagement context); comments only when they do, since a comment without a
 //! ticker says nothing about any ticker. A subreddit that fails (403: private or
-//! quarantined) is reported and the others go on.
+//! quarantined) is reported and the others go on; a thread whose comments fail is
+//! reported and its subreddit's posts and other threads are stored.
 
 use std::collections::BTreeMap;
 
@@ -133,6 +134,18 @@ pub struct SubredditReport {
     pub comments_with_tickers: usize,
     pub rows_inserted: u64,
     pub rows_updated: u64,
+    /// Threads whose comments could not be fetched (the posts are stored regardless).
+    pub threads_failed: Vec<ThreadFailure>,
+}
+
+/// A thread whose comments could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThreadFailure {
+    /// The post id (base 36, without `t3_`).
+    pub thread: String,
+    /// 429, 5xx, timeouts: the next run may succeed.
+    pub retryable: bool,
+    pub error: String,
 }
 
 /// A subreddit that failed, and why.
@@ -268,7 +281,6 @@ impl ScrapeReddit {
         let mut report = SubredditReport {
             subreddit: subreddit.to_string(),
             posts_fetched: posts.len(),
-            threads_read: threads.len(),
             ..Default::default()
         };
         let mut rows: Vec<RedditRow> = posts
@@ -276,10 +288,25 @@ impl ScrapeReddit {
             .map(|p| score_item(p, "reddit_api"))
             .collect();
         for thread in threads {
-            let comments = self
+            // One thread that fails (after the client's retries) is reported; the posts
+            // and the other threads are still stored. The next hourly run reads it again.
+            let comments = match self
                 .reddit
                 .comments(subreddit, &thread.id, self.config.comments_per_thread)
-                .await?;
+                .await
+            {
+                Ok(comments) => comments,
+                Err(e) => {
+                    tracing::warn!(%subreddit, thread = %thread.id, error = %e, "thread not read");
+                    report.threads_failed.push(ThreadFailure {
+                        thread: thread.id.clone(),
+                        retryable: e.is_retryable(),
+                        error: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            report.threads_read += 1;
             report.comments_fetched += comments.len();
             for comment in &comments {
                 let row = score_item(comment, "reddit_api");
