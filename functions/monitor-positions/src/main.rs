@@ -7,9 +7,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::adapters::quote::QuoteClient;
 use shared::core::exits::ExitConfig;
-use shared::jobs::init::FunctionContext;
-use shared::jobs::monitor_positions::MonitorPositions;
-use shared::jobs::scheduled::event_time;
+use shared::jobs::init::{run_deadline, FunctionContext};
+use shared::jobs::monitor_positions::{MonitorPositions, DEADLINE_MARGIN};
+use shared::jobs::scheduled::event_time_or_now;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -29,9 +29,11 @@ async fn main() -> Result<(), Error> {
     let job = &job;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        // The scheduler's input carries the scheduled time; without one, now.
-        let now = event_time(&event.payload).unwrap_or_else(chrono::Utc::now);
-        let summary = job.handle(now).await?;
+        // The scheduler's input carries the scheduled time; without one, now (logged); a
+        // garbled one is an error. The run ends before the function's timeout.
+        let now = event_time_or_now(&event.payload, chrono::Utc::now())?;
+        let deadline = run_deadline(event.context.deadline, DEADLINE_MARGIN);
+        let summary = job.handle_until(now, deadline).await?;
         Ok::<_, Error>(serde_json::to_value(summary)?)
     }))
     .await

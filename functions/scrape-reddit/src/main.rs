@@ -6,7 +6,7 @@ use serde_json::Value;
 use shared::adapters::reddit::RedditClient;
 use shared::config::ProcessEnv;
 use shared::jobs::init::FunctionContext;
-use shared::jobs::scheduled::event_time;
+use shared::jobs::scheduled::event_time_or_now;
 use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
 
 #[tokio::main]
@@ -23,7 +23,7 @@ async fn main() -> Result<(), Error> {
     let job = &job;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let now = event_time(&event.payload).unwrap_or_else(chrono::Utc::now);
+        let now = event_time_or_now(&event.payload, chrono::Utc::now())?;
         let summary = job.handle(now).await?;
         Ok::<_, Error>(serde_json::to_value(summary)?)
     }))

@@ -149,7 +149,11 @@ pub async fn load(
         let id: i64 = r.get(0);
         let ticker: String = r.get(1);
         let shares = r.get::<_, Option<i64>>(2).unwrap_or(0).max(0) as u64;
-        let entry_date: NaiveDate = r.get(3);
+        // Nullable (rows older than the column, or written by hand): the session after the
+        // signal's date, as booking sets it. Read as a plain date it would panic.
+        let entry_date = r
+            .get::<_, Option<NaiveDate>>(3)
+            .unwrap_or_else(|| crate::core::nyse::next_trading_day(r.get(12)));
         let stop = r.get::<_, Option<f64>>(6).unwrap_or(0.0);
         let target = r.get::<_, Option<f64>>(7).unwrap_or(f64::INFINITY);
         let mark: f64 = r.get(8);

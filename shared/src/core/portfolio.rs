@@ -318,7 +318,13 @@ impl PortfolioState {
     }
 }
 
+/// The drawdown of `equity` from `peak`. A non-finite equity or peak (a NaN mark, a
+/// corrupted row) is a full drawdown, so the breaker fails closed: `f64::max` ignores a
+/// NaN and `NaN.max(0.0)` is 0, which would read as "no drawdown".
 fn drawdown_from(peak: f64, equity: f64) -> f64 {
+    if !equity.is_finite() || !peak.is_finite() {
+        return 1.0;
+    }
     let peak = peak.max(equity);
     if peak > 0.0 {
         (1.0 - equity / peak).max(0.0)

@@ -136,10 +136,15 @@ pub struct SignalsRequest {
 impl SignalsRequest {
     pub fn from_event(event: &serde_json::Value) -> Result<Self, EventError> {
         let run = DailyRun::from_event(event)?;
-        let model_version = event
-            .pointer("/detail/model_version")
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
+        let model_version = match event.pointer("/detail/model_version") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(v)) if !v.trim().is_empty() => Some(v.clone()),
+            Some(other) => {
+                return Err(EventError::BadDetail(format!(
+                    "detail.model_version must be a non-empty string, got {other}"
+                )))
+            }
+        };
         Ok(Self {
             trading_date: run.trading_date,
             model_version,

@@ -17,7 +17,12 @@ pub enum EventError {
     NoDate(String),
     #[error("the event's detail is malformed: {0}")]
     BadDetail(String),
+    #[error("the event's `time` is not an RFC 3339 time: {0}")]
+    BadTime(String),
 }
+
+/// Symbols a manual run may name at most.
+const MAX_TICKERS: usize = 1_000;
 
 #[derive(Debug, Default, Deserialize)]
 struct Detail {
@@ -35,12 +40,47 @@ pub struct DailyRun {
     pub tickers: Option<Vec<String>>,
 }
 
-/// The event's `time` (the scheduled time for a scheduler input), if it has one.
-pub fn event_time(event: &serde_json::Value) -> Option<DateTime<Utc>> {
-    let time = event.get("time")?.as_str()?;
-    DateTime::parse_from_rfc3339(time)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+/// The event's `time` (the scheduled time for a scheduler input): `None` when it has
+/// none (a hand-made invocation: the caller uses now and logs it), an error when it has
+/// one that is not an RFC 3339 time (the scheduler's placeholder left unsubstituted, a
+/// number): never silently "now".
+pub fn event_time(event: &serde_json::Value) -> Result<Option<DateTime<Utc>>, EventError> {
+    match event.get("time") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(time)) => DateTime::parse_from_rfc3339(time)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| EventError::BadTime(format!("{time:?}: {e}"))),
+        Some(other) => Err(EventError::BadTime(format!("{other} is not a string"))),
+    }
+}
+
+/// [`event_time`], or `now` (logged) when the event has no time.
+pub fn event_time_or_now(
+    event: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, EventError> {
+    Ok(event_time(event)?.unwrap_or_else(|| {
+        tracing::info!(%now, "the event has no `time`: running as of now");
+        now
+    }))
+}
+
+/// `detail.tickers` in their stored spelling; an empty list, a non-symbol or more than
+/// [`MAX_TICKERS`] is an error.
+fn checked_tickers(raw: Vec<String>) -> Result<Vec<String>, EventError> {
+    if raw.is_empty() || raw.len() > MAX_TICKERS {
+        return Err(EventError::BadDetail(format!(
+            "detail.tickers must name 1 to {MAX_TICKERS} symbols, got {}",
+            raw.len()
+        )));
+    }
+    raw.iter()
+        .map(|t| {
+            crate::core::tickers::storage_spelling(t.trim()).ok_or_else(|| {
+                EventError::BadDetail(format!("detail.tickers: {t:?} is not a ticker symbol"))
+            })
+        })
+        .collect()
 }
 
 impl DailyRun {
@@ -61,7 +101,7 @@ impl DailyRun {
         };
         Ok(Self {
             trading_date,
-            tickers: detail.tickers,
+            tickers: detail.tickers.map(checked_tickers).transpose()?,
         })
     }
 }
