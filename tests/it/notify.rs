@@ -759,3 +759,29 @@ async fn email_over_smtp_is_retried_while_the_server_is_down_then_sent_once() {
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0]["key"], "signal.opened:61:email");
 }
+
+/// Issue 11, defect 2: the notify function's run fails when a message failed with a
+/// retryable error (its next attempt is in the outbox, and the error metric and alarm see
+/// the outage); a message given up for good is counted, and the run still succeeds.
+#[tokio::test]
+async fn a_notify_run_with_a_retryable_failure_fails_and_a_given_up_message_does_not() {
+    let test_db = TestDb::new().await;
+    let failing = receiver(500).await;
+    enqueue(&test_db, &opened(30, Channel::Webhook)).await;
+    let err = notifier(&test_db, format!("{}/hook", failing.uri()))
+        .handle()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("retryable") && err.contains("1 retried"), "{err}");
+    assert_eq!(row(&test_db, "signal.opened:30:webhook").await.message.attempts, 1);
+
+    let gone = receiver(410).await;
+    enqueue(&test_db, &opened(31, Channel::Webhook)).await;
+    let summary = notifier(&test_db, format!("{}/hook", gone.uri()))
+        .handle()
+        .await
+        .unwrap();
+    assert_eq!((summary.claimed, summary.given_up), (1, 1));
+    assert_eq!(summary.counts().failed_permanent, 1);
+}
