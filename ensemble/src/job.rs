@@ -24,6 +24,7 @@ use shared::adapters::db::DbError;
 use shared::adapters::eventbridge::EventPublisher;
 use shared::adapters::feature_store;
 use shared::adapters::prediction_store::{self, PredictionRecord};
+use shared::jobs::run_outcome::{daily_step_verdict, ItemCounts, RunMetrics};
 use shared::config::EnvSource;
 use shared::core::features::FEATURE_SCHEMA;
 use shared::core::prediction::{as_windows, SEQUENCE_DAYS};
@@ -237,12 +238,17 @@ impl Predict {
             signals,
             event_published: false,
         };
-        if summary.predicted == 0 {
-            tracing::warn!(
-                skipped = summary.skipped.len(),
-                "no ticker could be predicted"
-            );
-        }
+        let counts = ItemCounts {
+            ok: summary.predicted,
+            skipped: summary.skipped.len(),
+            ..Default::default()
+        };
+        let empty = (summary.predicted == 0).then(|| {
+            format!(
+                "no ticker could be predicted for {day} ({} without a full feature window)",
+                summary.skipped.len()
+            )
+        });
         if let (Some(events), true) = (&self.events, summary.predicted > 0) {
             let detail = PredictionsReady {
                 trading_date: day,
@@ -254,6 +260,13 @@ impl Predict {
             events.publish(PREDICTIONS_READY, &detail).await?;
             summary.event_published = true;
         }
+        // Nothing predicted ends the chain: fail so the retry and the dead-letter queue
+        // see it (run_outcome, docs/events.md).
+        let verdict = daily_step_verdict("predict", counts, None, empty);
+        RunMetrics::new("predict", counts)
+            .with_failed(verdict.is_err())
+            .emit();
+        verdict?;
         Ok(summary)
     }
 }

@@ -49,5 +49,5 @@ pub async fn notify(config: &Config) -> anyhow::Result<NotifySummary> {
         NotifyConfig::from_env(&ProcessEnv)?,
     )
     .await?;
-    Ok(notifier.run().await?)
+    Ok(notifier.handle().await?)
 }

@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let notifier = &notifier;
 
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        let summary = notifier.run().await?;
+        let summary = notifier.handle().await?;
         Ok::<_, Error>(serde_json::to_value(summary)?)
     }))
     .await

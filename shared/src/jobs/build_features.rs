@@ -25,6 +25,7 @@ use crate::core::features::{universe_features, DailySentiment, Market, FEATURE_S
 use crate::core::universe::Universe;
 use crate::core::DailyBar;
 use crate::jobs::daily_sentiment::recompute_days;
+use crate::jobs::run_outcome::{daily_step_verdict, ItemCounts, RunMetrics};
 use crate::jobs::scheduled::DailyRun;
 use crate::jobs::scrape_prices::TickerFailure;
 
@@ -46,6 +47,8 @@ pub struct BuildFeaturesSummary {
     pub rows_updated: u64,
     pub sentiment_rows_changed: u64,
     pub event_published: bool,
+    /// The run's items by outcome (the run metrics).
+    pub counts: ItemCounts,
 }
 
 /// The `features.built` detail (docs/events.md).
@@ -158,10 +161,14 @@ impl BuildFeatures {
                 }
             }
         }
-        if summary.tickers_failed.len() == targets.len() && !targets.is_empty() {
-            anyhow::bail!(
-                "every ticker failed; first: {:?}",
-                summary.tickers_failed[0]
+        if targets.is_empty() {
+            return finish(summary, Some(format!("no ticker has a stored bar on {day}")));
+        }
+        if summary.tickers_failed.len() == targets.len() {
+            let first = &summary.tickers_failed[0];
+            return finish(
+                summary.clone(),
+                Some(format!("every ticker failed; first: {} — {}", first.ticker, first.error)),
             );
         }
         let benchmark_bars = match benchmark {
@@ -211,7 +218,11 @@ impl BuildFeatures {
             events.publish(FEATURES_BUILT, &detail).await?;
             summary.event_published = true;
         }
-        Ok(summary)
+        let empty = summary
+            .tickers_ok
+            .is_empty()
+            .then(|| format!("no features stored for {day}"));
+        finish(summary, empty)
     }
 
     /// A ticker's stored bars and daily sentiment up to `day`.
@@ -227,4 +238,28 @@ impl BuildFeatures {
                 .collect();
         Ok((ticker.to_string(), bars, sentiment))
     }
+}
+
+/// The partial-failure rule (`run_outcome`): a ticker that failed here failed on the
+/// database (retryable); the run fails when one did or nothing was built. Prints the run
+/// metrics either way.
+fn finish(
+    mut summary: BuildFeaturesSummary,
+    empty: Option<String>,
+) -> anyhow::Result<BuildFeaturesSummary> {
+    summary.counts = ItemCounts {
+        ok: summary.tickers_ok.len(),
+        failed_retryable: summary.tickers_failed.len(),
+        ..Default::default()
+    };
+    let first = summary
+        .tickers_failed
+        .first()
+        .map(|f| format!("{}: {}", f.ticker, f.error));
+    let verdict = daily_step_verdict("build-features", summary.counts, first.as_deref(), empty);
+    RunMetrics::new("build-features", summary.counts)
+        .with_failed(verdict.is_err())
+        .emit();
+    verdict?;
+    Ok(summary)
 }

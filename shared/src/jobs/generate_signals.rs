@@ -51,6 +51,7 @@ use crate::core::portfolio::{Costs, PortfolioError};
 use crate::core::risk::gate::{GateSettingError, DEFAULT_ENTRY_GATE, DEFAULT_SELL_FLIP};
 use crate::core::risk::{Breaker, BreakerEvent, BreakerMode, RiskConfig};
 use crate::core::signals::{plan_day, MarketRow};
+use crate::jobs::run_outcome::{ItemCounts, RunMetrics};
 use crate::jobs::portfolio_book::{self, BookError, Closed, Opened, Settled};
 use crate::jobs::scheduled::{DailyRun, EventError};
 
@@ -231,6 +232,8 @@ pub enum GenerateError {
     Publish(String),
     #[error("the paper_portfolio row is missing (it is created before the run starts)")]
     NoPortfolio,
+    #[error("generate-signals: nothing for the next step: no predictions stored for {0}")]
+    NoPredictions(NaiveDate),
 }
 
 #[derive(Clone)]
@@ -251,7 +254,19 @@ impl GenerateSignals {
         req: &SignalsRequest,
     ) -> Result<GenerateSignalsSummary, GenerateError> {
         // Boxed: the run's future is large (one transaction of many steps).
-        Box::pin(self.run(req)).await
+        let result = Box::pin(self.run(req)).await;
+        let summary = result.as_ref().ok();
+        let counts = ItemCounts {
+            ok: summary.map_or(0, |s| s.predictions),
+            skipped: summary.map_or(0, |s| s.refused.len()),
+            ..Default::default()
+        };
+        RunMetrics::new("generate-signals", counts)
+            .with("SignalsOpened", summary.map_or(0, |s| s.opened.len()) as f64)
+            .with("PositionsClosed", summary.map_or(0, |s| s.closed.len()) as f64)
+            .with_failed(result.is_err())
+            .emit();
+        result
     }
 
     async fn run(&self, req: &SignalsRequest) -> Result<GenerateSignalsSummary, GenerateError> {
@@ -262,12 +277,10 @@ impl GenerateSignals {
             Some(v) => Some(v.clone()),
             None => signal_inputs::latest_model_version(&**client, date).await?,
         };
+        // No predictions means predict did not run (or predicted nothing): an error, so
+        // the chain does not end silently (docs/events.md, "When a run fails").
         let Some(model_version) = model_version else {
-            tracing::warn!("no predictions for the day: nothing to do");
-            return Ok(GenerateSignalsSummary {
-                trading_date: Some(date),
-                ..Default::default()
-            });
+            return Err(GenerateError::NoPredictions(date));
         };
 
         let tx = client

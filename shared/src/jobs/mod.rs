@@ -10,6 +10,7 @@ pub mod monitor_positions;
 pub mod notify;
 pub mod portfolio_book;
 pub mod reddit_rows;
+pub mod run_outcome;
 pub mod scheduled;
 pub mod scrape_prices;
 pub mod scrape_reddit;

@@ -38,6 +38,7 @@ use crate::core::nyse;
 use crate::core::portfolio::Position;
 use crate::jobs::generate_signals::session_open;
 use crate::jobs::portfolio_book::{self, BookError, Closed, Filled, Missed, Settled};
+use crate::jobs::run_outcome::{ItemCounts, RunMetrics};
 use crate::jobs::scrape_prices::TickerFailure;
 
 /// The detail-type announced when a run closed at least one position.
@@ -206,12 +207,25 @@ impl MonitorPositions {
             .collect()
             .await;
         let first_error = summarise(outcomes, &mut summary);
+        let booking_failed = summary.failures.len() - summary.unpriced.len();
+        let fails = first_error.is_some() && summary.checked == 0;
+        RunMetrics::new(
+            "monitor-positions",
+            ItemCounts {
+                ok: summary.checked,
+                failed_retryable: booking_failed,
+                failed_permanent: 0,
+                skipped: summary.pending_missed_session.len(),
+            },
+        )
+        .with("PositionsUnpriced", summary.unpriced.len() as f64)
+        .with("PositionsClosed", summary.closed.len() as f64)
+        .with_failed(fails)
+        .emit();
         // The run fails only when every ticker it tried to book failed so (nothing could
         // be done: the database); unpriced tickers are reported, not failed (docs/events.md).
-        if let Some(e) = first_error {
-            if summary.checked == 0 {
-                return Err(e);
-            }
+        if let (Some(e), true) = (first_error, fails) {
+            return Err(e);
         }
         if let (Some(events), false) = (&self.events, summary.closed.is_empty()) {
             let detail = PositionsClosed {

@@ -18,6 +18,7 @@ use crate::adapters::outbox::{self, Channel, FailureOutcome, OutboxMessage, Retr
 use crate::adapters::smtp::{SmtpSender, SmtpSettings};
 use crate::adapters::webhook::{WebhookBody, WebhookClient, WebhookError, WebhookSettings};
 use crate::config::{parse, ConfigError, EnvSource};
+use crate::jobs::run_outcome::{daily_step_verdict, ItemCounts, RunFailure, RunMetrics};
 
 /// How a run claims and retries.
 #[derive(Debug, Clone, PartialEq)]
@@ -263,6 +264,8 @@ pub enum NotifyError {
     Db(#[from] DbError),
     #[error("invalid notify configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    Run(#[from] RunFailure),
 }
 
 /// What one run did.
@@ -502,6 +505,41 @@ impl Notifier {
         }
         tracing::info!(?summary, "notify run finished");
         Ok(summary)
+    }
+
+    /// The Lambda's handler: [`Self::run`], its run metrics, and the partial-failure rule
+    /// (`run_outcome`, docs/events.md): the run fails when a message failed with a
+    /// retryable error (another attempt is scheduled in the outbox) or could not be
+    /// marked, so the error count and its alarm see an outage; a message given up is
+    /// counted (`NotificationsGaveUp`, alarmed) and `tft outbox` shows it.
+    pub async fn handle(&self) -> Result<NotifySummary, NotifyError> {
+        let summary = self.run().await?;
+        let counts = summary.counts();
+        let first = (counts.failed_retryable > 0).then(|| {
+            format!(
+                "{} retried, {} unmarked of {} claimed",
+                summary.retried, summary.unmarked, summary.claimed
+            )
+        });
+        let verdict = daily_step_verdict("notify", counts, first.as_deref(), None);
+        RunMetrics::new("notify", counts)
+            .with("NotificationsGaveUp", summary.given_up as f64)
+            .with_failed(verdict.is_err())
+            .emit();
+        verdict?;
+        Ok(summary)
+    }
+}
+
+impl NotifySummary {
+    /// The run's messages by outcome.
+    pub fn counts(&self) -> ItemCounts {
+        ItemCounts {
+            ok: self.sent,
+            failed_retryable: self.retried + self.unmarked,
+            failed_permanent: self.given_up,
+            skipped: 0,
+        }
     }
 }
 

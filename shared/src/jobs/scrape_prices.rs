@@ -5,7 +5,9 @@
 //! (or the initial history for a new ticker), re-fetch everything if the overlap shows
 //! the series was re-scaled (a split), compute indicators over stored + fetched bars and
 //! upsert the fetched days in one transaction. Tickers run with bounded concurrency and
-//! fail alone: the summary lists which failed and why.
+//! fail alone: the summary lists which failed and why. What succeeded is announced; the
+//! run then fails when a retryable failure left a ticker undone or nothing was stored
+//! (`run_outcome`, docs/events.md), and prints its run metrics.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +27,7 @@ use crate::core::indicators;
 use crate::core::price_history::{compare_overlap, drop_invalid_bars, merge_history, Overlap};
 use crate::core::universe::Universe;
 use crate::core::DailyBar;
+use crate::jobs::run_outcome::{daily_step_verdict, FailureKind, ItemCounts, RunMetrics};
 use crate::jobs::scheduled::DailyRun;
 
 /// The detail-type announced when a run stored at least one ticker.
@@ -55,6 +58,17 @@ pub enum TickerError {
     Yahoo(#[from] YahooError),
     #[error("database: {0}")]
     Db(#[from] DbError),
+}
+
+impl TickerError {
+    /// Yahoo's 429/5xx/timeouts and any database error may succeed on the retry; a 404,
+    /// a delisted symbol or malformed data will not.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            TickerError::Yahoo(e) if !e.is_retryable() => FailureKind::Permanent,
+            _ => FailureKind::Retryable,
+        }
+    }
 }
 
 /// What happened to one ticker.
@@ -91,6 +105,8 @@ pub struct ScrapePricesSummary {
     pub rows_updated: u64,
     pub full_refetches: Vec<String>,
     pub event_published: bool,
+    /// The run's items by outcome (the run metrics).
+    pub counts: ItemCounts,
 }
 
 impl ScrapePricesSummary {
@@ -203,6 +219,7 @@ impl ScrapePrices {
                 .await;
         results.sort_by(|a, b| a.0.cmp(&b.0));
 
+        let mut first_retryable = None;
         for (ticker, result) in results {
             match result {
                 Ok(report) => {
@@ -215,9 +232,15 @@ impl ScrapePrices {
                         summary.full_refetches.push(ticker.clone());
                     }
                     summary.tickers_ok.push(ticker);
+                    summary.counts.ok += 1;
                 }
                 Err(error) => {
-                    tracing::warn!(%ticker, %error, "ticker failed");
+                    let kind = error.kind();
+                    tracing::warn!(%ticker, %error, ?kind, "ticker failed");
+                    summary.counts.failed(kind);
+                    if kind == FailureKind::Retryable && first_retryable.is_none() {
+                        first_retryable = Some(format!("{ticker}: {error}"));
+                    }
                     summary.tickers_failed.push(TickerFailure {
                         ticker,
                         error: error.to_string(),
@@ -246,15 +269,24 @@ impl ScrapePrices {
             rows_updated = summary.rows_updated,
             "prices done"
         );
-        if summary.tickers_ok.is_empty() && !summary.tickers_failed.is_empty() {
-            // Every ticker failed: make the invocation fail so alarms and retries see it.
-            anyhow::bail!(
-                "every ticker failed ({}); first: {} — {}",
-                summary.tickers_failed.len(),
-                summary.tickers_failed[0].ticker,
-                summary.tickers_failed[0].error
-            );
-        }
+        // Announced what succeeded above; now the partial-failure rule (run_outcome).
+        let empty = summary.tickers_ok.is_empty().then(|| {
+            if universe.is_empty() {
+                "the universe is empty (no watchlist, no trending ticker)".to_string()
+            } else {
+                format!("no ticker stored ({} failed)", summary.tickers_failed.len())
+            }
+        });
+        let verdict = daily_step_verdict(
+            "scrape-prices",
+            summary.counts,
+            first_retryable.as_deref(),
+            empty,
+        );
+        RunMetrics::new("scrape-prices", summary.counts)
+            .with_failed(verdict.is_err())
+            .emit();
+        verdict?;
         Ok(summary)
     }
 

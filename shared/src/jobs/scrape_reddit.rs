@@ -25,6 +25,7 @@ use crate::adapters::reddit_store::{self, RedditRow};
 use crate::config::{parse, ConfigError, EnvSource};
 use crate::jobs::daily_sentiment::{last_closed_trading_day, recompute_days};
 use crate::jobs::reddit_rows::{is_discussion_thread, score_item};
+use crate::jobs::run_outcome::{ItemCounts, RunMetrics};
 use secrecy::SecretString;
 
 /// The detail-type announced after a run.
@@ -209,6 +210,19 @@ impl ScrapeReddit {
                 }
             }
         }
+        let threads_failed: usize = summary.subreddits.iter().map(|s| s.threads_failed.len()).sum();
+        RunMetrics::new(
+            "scrape-reddit",
+            ItemCounts {
+                ok: summary.subreddits.len(),
+                failed_retryable: summary.failed.len(),
+                ..Default::default()
+            },
+        )
+        .with("ThreadsFailed", threads_failed as f64)
+        .with("RowsWritten", (summary.rows_inserted + summary.rows_updated) as f64)
+        .with_failed(summary.subreddits.is_empty() && !summary.failed.is_empty())
+        .emit();
         if summary.subreddits.is_empty() && !summary.failed.is_empty() {
             anyhow::bail!(
                 "every subreddit failed; first: r/{} — {}",
