@@ -785,3 +785,200 @@ async fn a_notify_run_with_a_retryable_failure_fails_and_a_given_up_message_does
     assert_eq!((summary.claimed, summary.given_up), (1, 1));
     assert_eq!(summary.counts().failed_permanent, 1);
 }
+
+/// Issue 11, defect 6: client errors that a deploy or a misconfiguration causes (401,
+/// 403, 404, a redirect) are retried; only 400 and 410 (the receiver refuses this very
+/// message) give up at once.
+#[tokio::test]
+async fn client_errors_a_deploy_causes_are_retried_and_only_400_and_410_give_up() {
+    let test_db = TestDb::new().await;
+    for (entity, status, gives_up) in [
+        (50, 401, false),
+        (51, 403, false),
+        (52, 404, false),
+        (53, 400, true),
+        (54, 410, true),
+    ] {
+        let server = receiver(status).await;
+        enqueue(&test_db, &opened(entity, Channel::Webhook)).await;
+        let s = notifier(&test_db, format!("{}/hook", server.uri()))
+            .run()
+            .await
+            .unwrap();
+        assert_eq!(
+            (s.retried, s.given_up),
+            if gives_up { (0, 1) } else { (1, 0) },
+            "{status}: {s:?}"
+        );
+    }
+}
+
+/// Issue 11, defect 6: a retryable failure is retried over a day, not 8 attempts (about
+/// 2 h): a message queued 2 hours ago with 8 attempts behind it is retried; one queued
+/// more than a day ago is given up.
+#[tokio::test]
+async fn a_message_is_retried_for_a_day_then_given_up() {
+    let test_db = TestDb::new().await;
+    let failing = receiver(503).await;
+    for (entity, age_hours) in [(60, 2), (61, 25)] {
+        enqueue(&test_db, &opened(entity, Channel::Webhook)).await;
+        test_db
+            .pool
+            .get()
+            .await
+            .unwrap()
+            .execute(
+                "UPDATE notification_outbox SET attempts = 8, \
+                     created_at = now() - $2::int8 * interval '1 hour' \
+                 WHERE idempotency_key = $1",
+                &[&format!("signal.opened:{entity}:webhook"), &(age_hours as i64)],
+            )
+            .await
+            .unwrap();
+    }
+    let s = notifier(&test_db, format!("{}/hook", failing.uri()))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!((s.claimed, s.retried, s.given_up), (2, 1, 1), "{s:?}");
+    assert!(row(&test_db, "signal.opened:60:webhook").await.failed_at.is_none());
+    assert!(row(&test_db, "signal.opened:61:webhook").await.failed_at.is_some());
+}
+
+/// Issue 11, defect 6: generate-signals and the monitor queue both channels (they do not
+/// know the sender's configuration); a channel the sender has not configured is marked
+/// skipped, not failed and retried 8 times, and is not claimed again.
+#[tokio::test]
+async fn rows_of_an_unconfigured_channel_are_skipped_not_failed() {
+    let test_db = TestDb::new().await;
+    let ok = receiver(200).await;
+    enqueue(&test_db, &opened(70, Channel::Webhook)).await;
+    enqueue(&test_db, &opened(70, Channel::Email)).await;
+    let sender = notifier(&test_db, format!("{}/hook", ok.uri()));
+    let s = sender.handle().await.unwrap();
+    assert_eq!((s.sent, s.skipped, s.retried, s.given_up), (1, 1, 0, 0), "{s:?}");
+    let email = row(&test_db, "signal.opened:70:email").await;
+    assert!(email.skipped_at.is_some() && email.failed_at.is_none() && email.sent_at.is_none());
+    assert!(email.last_error.as_deref().unwrap().contains("not configured"));
+    assert_eq!(sender.run().await.unwrap().claimed, 0);
+}
+
+/// Issue 11, defect 6: a webhook over plain http is refused unless explicitly allowed,
+/// and a redirect is never followed with the signed body (it is retried: a moved
+/// receiver is a misconfiguration to fix, and the target got nothing).
+#[tokio::test]
+async fn plain_http_is_refused_unless_allowed_and_redirects_are_not_followed() {
+    let settings = |url: &str, allow_http| WebhookSettings {
+        url: url.into(),
+        secret: SecretString::from(SECRET),
+        timeout: Duration::from_secs(5),
+        allow_http,
+    };
+    let err = WebhookClient::new(settings("http://hooks.example.com/tft", false)).unwrap_err();
+    assert!(err.to_string().contains("https"), "{err}");
+    assert!(WebhookClient::new(settings("https://hooks.example.com/tft", false)).is_ok());
+    assert!(WebhookClient::new(settings("ftp://hooks.example.com/tft", true)).is_err());
+
+    let test_db = TestDb::new().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header("Location", format!("{}/elsewhere", server.uri())),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/elsewhere"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    enqueue(&test_db, &opened(80, Channel::Webhook)).await;
+    let s = notifier(&test_db, format!("{}/hook", server.uri()))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!((s.sent, s.retried), (0, 1), "{s:?}");
+    let elsewhere = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/elsewhere")
+        .count();
+    assert_eq!(elsewhere, 0, "the redirect was followed");
+}
+
+/// Issue 11, defect 6: a delivery never outlives its claim's lease (a second sender may
+/// claim the row when the lease ends, and would send it again): a receiver slower than
+/// the lease is abandoned and retried, not delivered late by the first sender.
+#[tokio::test]
+async fn a_delivery_is_abandoned_before_its_lease_ends() {
+    let test_db = TestDb::new().await;
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
+        .mount(&slow)
+        .await;
+    enqueue(&test_db, &opened(90, Channel::Webhook)).await;
+    let sender = Notifier::new(
+        test_db.pool.clone(),
+        Some(webhook(format!("{}/hook", slow.uri()), Duration::from_secs(30))),
+        None,
+        SendOptions {
+            lease: Duration::from_secs(2),
+            ..SendOptions::default()
+        },
+    );
+    let s = tokio::time::timeout(Duration::from_secs(4), sender.run())
+        .await
+        .expect("the delivery outlived its lease")
+        .unwrap();
+    assert_eq!((s.sent, s.retried), (0, 1), "{s:?}");
+    let stored = row(&test_db, "signal.opened:90:webhook").await;
+    assert!(stored.last_error.as_deref().unwrap().contains("lease"), "{:?}", stored.last_error);
+}
+
+/// Issue 11, defect 6: the provider's message id is recorded with the send (SES on moto),
+/// so an operator can match the e-mail, and `sent_at` is never left unset by a send that
+/// succeeded; a given-up message can be listed and requeued (`tft outbox`).
+#[tokio::test]
+async fn the_provider_message_id_is_recorded_and_given_up_messages_can_be_requeued() {
+    let test_db = TestDb::new().await;
+    let suffix = format!("{:08x}", rand::random::<u32>());
+    let from = format!("ids-{suffix}@tft.test");
+    ses_v2(
+        reqwest::Method::POST,
+        "/v2/email/identities",
+        json!({"EmailIdentity": from}),
+    )
+    .await;
+    enqueue(&test_db, &opened(95, Channel::Email)).await;
+    let email = EmailSender::from_env(EmailSettings {
+        from,
+        to: vec![format!("t-{suffix}@example.com")],
+    })
+    .await;
+    let sender = Notifier::new(test_db.pool.clone(), None, Some(email), SendOptions::default());
+    assert_eq!(sender.run().await.unwrap().sent, 1);
+    let stored = row(&test_db, "signal.opened:95:email").await;
+    assert!(stored.sent_at.is_some());
+    assert!(
+        stored.provider_message_id.as_deref().is_some_and(|id| !id.is_empty()),
+        "{stored:?}"
+    );
+
+    let gone = receiver(410).await;
+    enqueue(&test_db, &opened(96, Channel::Webhook)).await;
+    notifier(&test_db, format!("{}/hook", gone.uri())).run().await.unwrap();
+    let client = test_db.pool.get().await.unwrap();
+    let given_up = outbox::list(&**client, outbox::ListFilter::GivenUp, 50).await.unwrap();
+    assert_eq!(given_up.len(), 1);
+    assert_eq!(given_up[0].message.idempotency_key, "signal.opened:96:webhook");
+    assert_eq!(outbox::requeue(&**client, &["signal.opened:96:webhook".to_string()]).await.unwrap(), 1);
+    let requeued = row(&test_db, "signal.opened:96:webhook").await;
+    assert!(requeued.failed_at.is_none() && requeued.next_attempt_at <= Utc::now());
+    let ok = receiver(200).await;
+    drop(client);
+    assert_eq!(notifier(&test_db, format!("{}/hook", ok.uri())).run().await.unwrap().sent, 1);
+}
