@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::models::ModelsCommand,
     },
+    /// The notification outbox: `list` what was given up (or skipped), `requeue` it.
+    Outbox {
+        #[command(subcommand)]
+        command: commands::outbox::OutboxCommand,
+    },
     /// Walk-forward backtest on CSV bars and Reddit dumps: the live core day by day, with
     /// baselines, report.json, trades.csv and report.html (docs/backtest.md).
     Backtest(Box<commands::backtest::BacktestArgs>),
@@ -112,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
         Command::SentimentDaily { from, to } => commands::reddit::recompute(from, to).await,
         Command::Features { command } => commands::features::run(command).await,
         Command::Models { command } => commands::models::run(command).await,
+        Command::Outbox { command } => commands::outbox::run(command).await,
         Command::Backtest(args) => commands::backtest::run(*args).await,
         Command::Indicators { csv } => {
             let stdout = std::io::stdout();

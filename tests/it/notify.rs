@@ -44,6 +44,7 @@ fn webhook(url: String, timeout: Duration) -> WebhookClient {
         url,
         secret: SecretString::from(SECRET),
         timeout,
+        allow_http: true,
     })
     .unwrap()
 }
@@ -278,11 +279,12 @@ async fn server_errors_and_timeouts_are_retried_and_refusals_given_up() {
     );
     assert!(stored.next_attempt_at > Utc::now() + chrono::Duration::seconds(50));
 
-    // Attempts exhausted: a retryable failure on the last attempt gives up.
+    // The retry budget (a day) spent: a retryable failure gives up.
     let client = test_db.pool.get().await.unwrap();
     client
         .execute(
-            "UPDATE notification_outbox SET attempts = 7, next_attempt_at = now() \
+            "UPDATE notification_outbox SET attempts = 7, next_attempt_at = now(), \
+                 retry_since = now() - interval '25 hours' \
              WHERE idempotency_key = 'signal.opened:20:webhook'",
             &[],
         )
@@ -444,6 +446,7 @@ pub(crate) async fn webhook_and_ses(pool: deadpool_postgres::Pool, secret: &str)
                 url: format!("{}/hook", receiver.uri()),
                 secret: SecretString::from(secret),
                 timeout: Duration::from_secs(5),
+                allow_http: true,
             })
             .unwrap(),
         ),
@@ -829,7 +832,8 @@ async fn a_message_is_retried_for_a_day_then_given_up() {
             .unwrap()
             .execute(
                 "UPDATE notification_outbox SET attempts = 8, \
-                     created_at = now() - $2::int8 * interval '1 hour' \
+                     created_at = now() - $2::int8 * interval '1 hour', \
+                     retry_since = now() - $2::int8 * interval '1 hour' \
                  WHERE idempotency_key = $1",
                 &[&format!("signal.opened:{entity}:webhook"), &(age_hours as i64)],
             )

@@ -3,6 +3,7 @@ pub mod daily;
 pub mod features;
 pub mod indicators;
 pub mod models;
+pub mod outbox;
 pub mod predict;
 pub mod reddit;
 pub mod run;

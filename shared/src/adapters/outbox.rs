@@ -6,7 +6,8 @@
 //!    the attempt and moves `next_attempt_at` forward by a lease, so a concurrent sender
 //!    skips those rows now and after the claim commits;
 //! 2. delivers each message outside any transaction;
-//! 3. [`mark_sent`] or [`record_failure`] (retry with backoff, or give up).
+//! 3. [`mark_sent`] (with the provider's message id), [`mark_skipped`] (the channel is
+//!    not configured) or [`record_failure`] (retry with backoff for a day, or give up).
 //!
 //! A crash between 2 and 3 leaves the row claimed until the lease expires, then it is
 //! delivered again with the same idempotency key: at least once, never lost.
@@ -103,13 +104,20 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
     pub failed_at: Option<DateTime<Utc>>,
+    /// The sender had no configuration for the channel.
+    pub skipped_at: Option<DateTime<Utc>>,
+    /// The provider's id of the send (SES MessageId, SMTP Message-ID).
+    pub provider_message_id: Option<String>,
 }
 
 /// How failures are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts after which a message is given up (kept with its last error).
-    pub max_attempts: u32,
+    /// How long retryable failures are retried, from the message's `retry_since` (its
+    /// queueing, or its last requeue), before it is given up (kept with its last error).
+    /// A day: a receiver down through a deploy, an expired credential fixed the next
+    /// morning, still get the message.
+    pub budget: Duration,
     /// The delay after the first failed attempt; doubled after each further one.
     pub base_delay: Duration,
     /// The longest delay between two attempts.
@@ -117,11 +125,11 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 8 attempts, 1 min × 2^(n-1) capped at 1 h: 1, 2, 4, 8, 16, 32, 60 min between
-    /// attempts (about 2 h in all).
+    /// A day of attempts, 1 min × 2^(n-1) apart, capped at 1 h: 1, 2, 4, 8, 16, 32, then
+    /// every 60 min (about 29 attempts).
     fn default() -> Self {
         Self {
-            max_attempts: 8,
+            budget: Duration::from_secs(24 * 3600),
             base_delay: Duration::from_secs(60),
             max_delay: Duration::from_secs(3600),
         }
@@ -143,7 +151,7 @@ impl RetryPolicy {
 pub enum FailureOutcome {
     /// Another attempt at this time.
     Retry { at: DateTime<Utc> },
-    /// Given up: permanent error or attempts exhausted.
+    /// Given up: permanent error, or the retry budget is spent.
     GaveUp,
     /// The row was no longer pending (sent by a sender whose lease overlapped).
     NotPending,
@@ -214,7 +222,8 @@ pub async fn claim_due(
             &format!(
                 "WITH due AS ( \
                      SELECT id FROM notification_outbox \
-                     WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now() \
+                     WHERE sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL \
+                       AND next_attempt_at <= now() \
                      ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) \
                  UPDATE notification_outbox o \
                  SET attempts = o.attempts + 1, \
@@ -239,23 +248,43 @@ pub async fn claim_due(
     Ok(messages)
 }
 
-/// Marks a delivered message sent; `false` if it was no longer pending.
+/// Marks a delivered message sent, with the provider's id of the send; `false` if it
+/// was no longer pending.
 #[tracing::instrument(skip(client))]
-pub async fn mark_sent(client: &impl GenericClient, id: i64) -> Result<bool, DbError> {
+pub async fn mark_sent(
+    client: &impl GenericClient,
+    id: i64,
+    provider_message_id: Option<&str>,
+) -> Result<bool, DbError> {
     let rows = client
         .query_typed(
-            "UPDATE notification_outbox SET sent_at = now(), last_error = NULL \
-             WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL RETURNING id",
-            &[(&id, Type::INT8)],
+            "UPDATE notification_outbox SET sent_at = now(), last_error = NULL, provider_message_id = $2 \
+             WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL RETURNING id",
+            &[(&id, Type::INT8), (&provider_message_id, Type::TEXT)],
         )
         .await
         .context("mark a notification sent")?;
     Ok(!rows.is_empty())
 }
 
+/// Marks a message skipped (its channel is not configured); `false` if it was no longer
+/// pending.
+#[tracing::instrument(skip(client))]
+pub async fn mark_skipped(client: &impl GenericClient, id: i64, reason: &str) -> Result<bool, DbError> {
+    let rows = client
+        .query_typed(
+            "UPDATE notification_outbox SET skipped_at = now(), last_error = $2 \
+             WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL RETURNING id",
+            &[(&id, Type::INT8), (&reason, Type::TEXT)],
+        )
+        .await
+        .context("mark a notification skipped")?;
+    Ok(!rows.is_empty())
+}
+
 /// Records a failed attempt of `message` (as claimed): keeps `error`, and either
-/// schedules a retry after the policy's backoff or, if `permanent` or the attempts are
-/// exhausted, gives the message up.
+/// schedules a retry after the policy's backoff or, if `permanent` or the next attempt
+/// would fall past the retry budget, gives the message up.
 #[tracing::instrument(skip(client, message, error), fields(id = message.id, attempts = message.attempts))]
 pub async fn record_failure(
     client: &impl GenericClient,
@@ -265,30 +294,112 @@ pub async fn record_failure(
     policy: &RetryPolicy,
 ) -> Result<FailureOutcome, DbError> {
     let attempts = u32::try_from(message.attempts).unwrap_or(0);
-    let give_up = permanent || attempts >= policy.max_attempts;
     let delay_ms = millis(policy.backoff(attempts.max(1)));
+    let budget_ms = millis(policy.budget);
     let rows = client
         .query_typed(
-            "UPDATE notification_outbox SET last_error = $2, \
-                 failed_at = CASE WHEN $3 THEN now() END, \
-                 next_attempt_at = CASE WHEN $3 THEN next_attempt_at \
+            "WITH decision AS ( \
+                 SELECT id, $3 OR now() + $4::int8 * interval '1 millisecond' \
+                                  > retry_since + $5::int8 * interval '1 millisecond' AS give_up \
+                 FROM notification_outbox WHERE id = $1) \
+             UPDATE notification_outbox o SET last_error = $2, \
+                 failed_at = CASE WHEN d.give_up THEN now() END, \
+                 next_attempt_at = CASE WHEN d.give_up THEN o.next_attempt_at \
                                         ELSE now() + $4::int8 * interval '1 millisecond' END \
-             WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL \
-             RETURNING next_attempt_at",
+             FROM decision d \
+             WHERE o.id = d.id AND o.sent_at IS NULL AND o.failed_at IS NULL AND o.skipped_at IS NULL \
+             RETURNING o.next_attempt_at, d.give_up",
             &[
                 (&message.id, Type::INT8),
                 (&error, Type::TEXT),
-                (&give_up, Type::BOOL),
+                (&permanent, Type::BOOL),
                 (&delay_ms, Type::INT8),
+                (&budget_ms, Type::INT8),
             ],
         )
         .await
         .context("record a failed notification attempt")?;
     Ok(match rows.first() {
         None => FailureOutcome::NotPending,
-        Some(_) if give_up => FailureOutcome::GaveUp,
+        Some(row) if row.get::<_, bool>(1) => FailureOutcome::GaveUp,
         Some(row) => FailureOutcome::Retry { at: row.get(0) },
     })
+}
+
+/// Which rows [`list`] shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListFilter {
+    /// Given up (a permanent error or the retry budget spent).
+    GivenUp,
+    /// Skipped: the channel was not configured.
+    Skipped,
+    /// Not sent yet, still retried.
+    Pending,
+    All,
+}
+
+impl ListFilter {
+    fn condition(self) -> &'static str {
+        match self {
+            ListFilter::GivenUp => "failed_at IS NOT NULL",
+            ListFilter::Skipped => "skipped_at IS NOT NULL",
+            ListFilter::Pending => "sent_at IS NULL AND failed_at IS NULL AND skipped_at IS NULL",
+            ListFilter::All => "TRUE",
+        }
+    }
+}
+
+const ROW_COLUMNS: &str = "next_attempt_at, last_error, sent_at, failed_at, skipped_at, provider_message_id";
+
+fn row_from(row: &tokio_postgres::Row) -> Result<OutboxRow, DbError> {
+    Ok(OutboxRow {
+        message: message_from(row)?,
+        next_attempt_at: row.get(7),
+        last_error: row.get(8),
+        sent_at: row.get(9),
+        failed_at: row.get(10),
+        skipped_at: row.get(11),
+        provider_message_id: row.get(12),
+    })
+}
+
+/// The newest `limit` rows matching `filter` (`tft outbox list`).
+#[tracing::instrument(skip(client))]
+pub async fn list(
+    client: &impl GenericClient,
+    filter: ListFilter,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, DbError> {
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT {COLUMNS}, {ROW_COLUMNS} FROM notification_outbox WHERE {} \
+                 ORDER BY created_at DESC, id DESC LIMIT $1",
+                filter.condition()
+            ),
+            &[(&limit, Type::INT8)],
+        )
+        .await
+        .context("list notifications")?;
+    rows.iter().map(row_from).collect()
+}
+
+/// Puts given-up or skipped messages back in the queue, due now, with a fresh retry
+/// budget (`tft outbox requeue`); returns how many. A sent message is never requeued.
+#[tracing::instrument(skip(client))]
+pub async fn requeue(client: &impl GenericClient, keys: &[String]) -> Result<u64, DbError> {
+    let rows = client
+        .query_typed(
+            "UPDATE notification_outbox SET failed_at = NULL, skipped_at = NULL, \
+                 next_attempt_at = now(), retry_since = now() \
+             WHERE idempotency_key = ANY($1) AND sent_at IS NULL \
+               AND (failed_at IS NOT NULL OR skipped_at IS NOT NULL) \
+             RETURNING id",
+            &[(&keys, Type::VARCHAR_ARRAY)],
+        )
+        .await
+        .context("requeue notifications")?;
+    Ok(rows.len() as u64)
 }
 
 /// The row with this idempotency key, if any.
@@ -300,24 +411,13 @@ pub async fn find_by_key(
     let rows = client
         .query_typed(
             &format!(
-                "SELECT {COLUMNS}, next_attempt_at, last_error, sent_at, failed_at \
-                 FROM notification_outbox WHERE idempotency_key = $1"
+                "SELECT {COLUMNS}, {ROW_COLUMNS} FROM notification_outbox WHERE idempotency_key = $1"
             ),
             &[(&idempotency_key, Type::VARCHAR)],
         )
         .await
         .context("read a notification")?;
-    rows.first()
-        .map(|row| {
-            Ok(OutboxRow {
-                message: message_from(row)?,
-                next_attempt_at: row.get(7),
-                last_error: row.get(8),
-                sent_at: row.get(9),
-                failed_at: row.get(10),
-            })
-        })
-        .transpose()
+    rows.first().map(row_from).transpose()
 }
 
 #[cfg(test)]

@@ -5,8 +5,12 @@
 //! - `X-TFT-Event: <event type>`
 //! - `Idempotency-Key: <the outbox key>`: the same on every resend of one notification.
 //!
-//! 2xx is delivered; 408, 429, 5xx, timeouts and connection errors are retried; any
-//! other status (4xx: the receiver refuses this message) is a permanent failure.
+//! 2xx is delivered. 400 (the receiver cannot read this message) and 410 (the endpoint
+//! is gone for good) are permanent failures; every other status — 401/403 (a rotated
+//! secret or token), 404 (a receiver mid-deploy), 3xx (a moved receiver: redirects are
+//! never followed with a signed body), 408, 429, 5xx — timeouts and connection errors are
+//! retried, over the outbox's budget of a day. The URL must be `https://` unless
+//! `allow_http` is set (local development and tests).
 
 use std::time::Duration;
 
@@ -27,6 +31,8 @@ pub struct WebhookSettings {
     pub secret: SecretString,
     /// For the whole request, connection included.
     pub timeout: Duration,
+    /// Accept an `http://` URL (local receivers, tests): `NOTIFY_WEBHOOK_ALLOW_HTTP=1`.
+    pub allow_http: bool,
 }
 
 /// A failed delivery, classified.
@@ -40,16 +46,17 @@ pub enum WebhookError {
     Status { status: u16, body: String },
     #[error("could not build the webhook client: {0}")]
     Client(String),
+    #[error("the webhook URL must be https:// (set NOTIFY_WEBHOOK_ALLOW_HTTP=1 for a local http:// receiver): {0}")]
+    InsecureUrl(String),
 }
 
 impl WebhookError {
-    /// Retrying cannot help: the receiver refused this message (4xx other than 408/429).
+    /// Retrying cannot help: the receiver cannot read this message (400) or is gone
+    /// for good (410). Everything a deploy or a misconfiguration causes is retried.
     pub fn is_permanent(&self) -> bool {
         match self {
-            WebhookError::Status { status, .. } => {
-                (400..500).contains(status) && *status != 408 && *status != 429
-            }
-            WebhookError::Client(_) => true,
+            WebhookError::Status { status, .. } => matches!(status, 400 | 410),
+            WebhookError::Client(_) | WebhookError::InsecureUrl(_) => true,
             WebhookError::Timeout(_) | WebhookError::Transport(_) => false,
         }
     }
@@ -164,6 +171,26 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// `https://` with a host, or `http://` when allowed. The error never quotes the path
+/// or query (they may carry a token).
+fn check_url(url: &str, allow_http: bool) -> Result<(), WebhookError> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| WebhookError::InsecureUrl(format!("not a URL: {e}")))?;
+    let ok = match parsed.scheme() {
+        "https" => true,
+        "http" => allow_http,
+        _ => false,
+    };
+    if !ok || parsed.host_str().is_none() {
+        return Err(WebhookError::InsecureUrl(format!(
+            "{}://{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
 /// Posts signed notifications to one URL. Built once per container.
 #[derive(Debug, Clone)]
 pub struct WebhookClient {
@@ -174,7 +201,10 @@ pub struct WebhookClient {
 
 impl WebhookClient {
     pub fn new(settings: WebhookSettings) -> Result<Self, WebhookError> {
+        check_url(&settings.url, settings.allow_http)?;
         let http = reqwest::Client::builder()
+            // A redirect would re-send the signed body to wherever the answer points.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout)
             .user_agent(concat!("tft-trader/", env!("CARGO_PKG_VERSION")))
@@ -286,6 +316,9 @@ mod tests {
         };
         assert!(status(400).is_permanent());
         assert!(status(410).is_permanent());
+        for retried in [301, 307, 401, 403, 404, 422] {
+            assert!(!status(retried).is_permanent(), "{retried}");
+        }
         assert!(!status(408).is_permanent());
         assert!(!status(429).is_permanent());
         assert!(!status(500).is_permanent());

@@ -119,8 +119,9 @@ impl NotifyConfig {
     /// - `NOTIFY_EMAIL_TRANSPORT` (`ses` or `smtp`; default `ses`), and for `smtp`:
     ///   `SMTP_URL` (required, secret), `NOTIFY_SMTP_TIMEOUT_SECS` (default 10);
     /// - `NOTIFY_BATCH_SIZE` (25), `NOTIFY_MAX_MESSAGES` (500), `NOTIFY_CONCURRENCY` (4),
-    ///   `NOTIFY_LEASE_SECS` (300), `NOTIFY_MAX_ATTEMPTS` (8), `NOTIFY_RETRY_BASE_SECS`
-    ///   (60), `NOTIFY_RETRY_MAX_SECS` (3600).
+    ///   `NOTIFY_LEASE_SECS` (300), `NOTIFY_RETRY_BUDGET_HOURS` (24),
+    ///   `NOTIFY_RETRY_BASE_SECS` (60), `NOTIFY_RETRY_MAX_SECS` (3600);
+    /// - `NOTIFY_WEBHOOK_ALLOW_HTTP` (`1`: accept an `http://` webhook URL; local only).
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let timeout = Duration::from_secs(parse(env, "NOTIFY_WEBHOOK_TIMEOUT_SECS", 10u64)?);
         let webhook = match (
@@ -132,16 +133,21 @@ impl NotifyConfig {
             (None, Some(_)) => return Err(ConfigError::Missing("NOTIFY_WEBHOOK_URL")),
             (Some(url), Some(secret)) => {
                 let url = url.trim().to_string();
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                let allow_http = env
+                    .get("NOTIFY_WEBHOOK_ALLOW_HTTP")
+                    .is_some_and(|v| v.trim() == "1" || v.trim().eq_ignore_ascii_case("true"));
+                let https = url.starts_with("https://");
+                if !(https || (allow_http && url.starts_with("http://"))) {
                     return Err(ConfigError::Invalid {
                         name: "NOTIFY_WEBHOOK_URL",
-                        reason: "must be an http(s) URL".into(),
+                        reason: "must be an https:// URL (NOTIFY_WEBHOOK_ALLOW_HTTP=1 admits http:// for a local receiver)".into(),
                     });
                 }
                 Some(WebhookSettings {
                     url,
                     secret: SecretString::from(secret),
                     timeout,
+                    allow_http,
                 })
             }
         };
@@ -205,11 +211,17 @@ impl NotifyConfig {
         }
         let options = SendOptions {
             retry: RetryPolicy {
-                max_attempts: positive(
-                    "NOTIFY_MAX_ATTEMPTS",
-                    parse(env, "NOTIFY_MAX_ATTEMPTS", u64::from(d.retry.max_attempts))?,
-                )?
-                .min(u64::from(u32::MAX)) as u32,
+                budget: Duration::from_secs(
+                    positive(
+                        "NOTIFY_RETRY_BUDGET_HOURS",
+                        parse(
+                            env,
+                            "NOTIFY_RETRY_BUDGET_HOURS",
+                            d.retry.budget.as_secs() / 3600,
+                        )?,
+                    )?
+                    .saturating_mul(3600),
+                ),
                 base_delay: Duration::from_secs(parse(
                     env,
                     "NOTIFY_RETRY_BASE_SECS",
@@ -244,6 +256,8 @@ pub enum DeliveryError {
     Email(#[from] EmailError),
     #[error("the {0} channel is not configured")]
     NotConfigured(Channel),
+    #[error("not delivered within the claim's lease ({0:?}): abandoned, retried later")]
+    LeaseExpired(Duration),
 }
 
 impl DeliveryError {
@@ -251,8 +265,9 @@ impl DeliveryError {
         match self {
             DeliveryError::Webhook(e) => e.is_permanent(),
             DeliveryError::Email(e) => e.is_permanent(),
-            // Configuration can be fixed: retried until the attempts run out.
+            // The sender skips these before delivering; configuration can be fixed.
             DeliveryError::NotConfigured(_) => false,
+            DeliveryError::LeaseExpired(_) => false,
         }
     }
 }
@@ -280,6 +295,8 @@ pub struct NotifySummary {
     /// Delivered or failed, but the row could not be marked (database error) or was no
     /// longer pending: it may be delivered again after its lease.
     pub unmarked: usize,
+    /// The channel is not configured on this sender: marked skipped, not delivered.
+    pub skipped: usize,
 }
 
 /// Sends the rendered e-mails: SES or SMTP.
@@ -327,6 +344,7 @@ enum Outcome {
     Retried,
     GaveUp,
     Unmarked,
+    Skipped,
 }
 
 /// The sender. Built once per container.
@@ -392,7 +410,7 @@ impl Notifier {
 
     /// Delivers one message to its channel, without touching the outbox.
     #[tracing::instrument(skip(self, message), fields(id = message.id, key = %message.idempotency_key, channel = %message.channel))]
-    pub async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+    pub async fn deliver(&self, message: &OutboxMessage) -> Result<Option<String>, DeliveryError> {
         match message.channel {
             Channel::Webhook => {
                 let client = self
@@ -407,6 +425,7 @@ impl Notifier {
                         data: message.payload.clone(),
                     })
                     .await?;
+                Ok(None)
             }
             Channel::Email => {
                 let sender = self
@@ -418,15 +437,43 @@ impl Notifier {
                     &message.idempotency_key,
                     &message.payload,
                 );
-                sender.send(&message.idempotency_key, &rendered).await?;
+                let id = sender.send(&message.idempotency_key, &rendered).await?;
+                Ok(Some(id).filter(|id| !id.is_empty()))
             }
         }
-        Ok(())
+    }
+
+    /// Whether this sender can deliver to `channel`.
+    fn configured(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Webhook => self.webhook.is_some(),
+            Channel::Email => self.email.is_some(),
+        }
     }
 
     /// Delivers then marks one claimed message.
-    async fn process(&self, message: &OutboxMessage) -> Outcome {
-        let delivered = self.deliver(message).await;
+    ///
+    /// A channel this sender has no configuration for is marked skipped. A delivery never
+    /// outlives its claim's lease (less a tenth for the marking): when the lease ends
+    /// another sender may claim the row, and a delivery still running would then be a
+    /// second send. A send that succeeded is marked with the provider's id at once (the
+    /// mark retried briefly on a database error), so it is not sent again.
+    async fn process(&self, message: &OutboxMessage, claimed_at: tokio::time::Instant) -> Outcome {
+        if !self.configured(message.channel) {
+            return self.skip(message).await;
+        }
+        let lease = self.options.lease;
+        let deadline = claimed_at + lease - lease / 10;
+        let delivered = match tokio::time::timeout_at(deadline, self.deliver(message)).await {
+            Ok(result) => result,
+            Err(_) => Err(DeliveryError::LeaseExpired(lease)),
+        };
+        let error = match delivered {
+            Ok(provider_id) => return self.mark_sent(message, provider_id.as_deref()).await,
+            Err(error) => error,
+        };
+        let permanent = error.is_permanent();
+        tracing::warn!(id = message.id, attempts = message.attempts, permanent, error = %error, "notification not delivered");
         let client = match self.pool.get().await {
             Ok(c) => c,
             Err(e) => {
@@ -434,39 +481,73 @@ impl Notifier {
                 return Outcome::Unmarked;
             }
         };
-        let marked = match &delivered {
-            Ok(()) => outbox::mark_sent(&**client, message.id).await.map(|ok| {
-                if ok {
-                    Outcome::Sent
-                } else {
-                    Outcome::Unmarked
-                }
-            }),
-            Err(error) => {
-                let permanent = error.is_permanent();
-                tracing::warn!(id = message.id, attempts = message.attempts, permanent, error = %error, "notification not delivered");
-                outbox::record_failure(
-                    &**client,
-                    message,
-                    &error.to_string(),
-                    permanent,
-                    &self.options.retry,
-                )
-                .await
-                .map(|o| match o {
-                    FailureOutcome::Retry { .. } => Outcome::Retried,
-                    FailureOutcome::GaveUp => {
-                        tracing::error!(id = message.id, key = %message.idempotency_key, "notification given up");
-                        Outcome::GaveUp
-                    }
-                    FailureOutcome::NotPending => Outcome::Unmarked,
-                })
+        let recorded = outbox::record_failure(
+            &**client,
+            message,
+            &error.to_string(),
+            permanent,
+            &self.options.retry,
+        )
+        .await;
+        match recorded {
+            Ok(FailureOutcome::Retry { .. }) => Outcome::Retried,
+            Ok(FailureOutcome::GaveUp) => {
+                tracing::error!(id = message.id, key = %message.idempotency_key, "notification given up");
+                Outcome::GaveUp
             }
+            Ok(FailureOutcome::NotPending) => Outcome::Unmarked,
+            Err(e) => {
+                tracing::error!(id = message.id, error = %e, "cannot mark the notification");
+                Outcome::Unmarked
+            }
+        }
+    }
+
+    /// Marks a message of an unconfigured channel skipped.
+    async fn skip(&self, message: &OutboxMessage) -> Outcome {
+        let reason = format!("the {} channel is not configured on this sender", message.channel);
+        let marked = match self.pool.get().await {
+            Ok(client) => outbox::mark_skipped(&**client, message.id, &reason)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
         };
-        marked.unwrap_or_else(|e| {
-            tracing::error!(id = message.id, error = %e, "cannot mark the notification");
-            Outcome::Unmarked
-        })
+        match marked {
+            Ok(true) => {
+                tracing::info!(id = message.id, channel = %message.channel, "notification skipped: channel not configured");
+                Outcome::Skipped
+            }
+            Ok(false) => Outcome::Unmarked,
+            Err(e) => {
+                tracing::error!(id = message.id, error = %e, "cannot mark the notification skipped");
+                Outcome::Unmarked
+            }
+        }
+    }
+
+    /// Records a successful send, retrying the mark a few times on a database error:
+    /// an unmarked sent message would be sent again after its lease.
+    async fn mark_sent(&self, message: &OutboxMessage, provider_id: Option<&str>) -> Outcome {
+        let mut last_error = String::new();
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            let marked = match self.pool.get().await {
+                Ok(client) => outbox::mark_sent(&**client, message.id, provider_id)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match marked {
+                Ok(true) => return Outcome::Sent,
+                Ok(false) => return Outcome::Unmarked,
+                Err(e) => last_error = e,
+            }
+        }
+        tracing::error!(id = message.id, key = %message.idempotency_key, provider_id, error = %last_error,
+            "sent but not marked: it may be sent again after its lease");
+        Outcome::Unmarked
     }
 
     /// One run: claims and delivers due messages until none is due or `max_messages`
@@ -485,12 +566,13 @@ impl Notifier {
                 )
                 .await?
             };
+            let claimed_at = tokio::time::Instant::now();
             if batch.is_empty() {
                 break;
             }
             summary.claimed += batch.len();
             let outcomes: Vec<Outcome> = futures::stream::iter(&batch)
-                .map(|m| self.process(m))
+                .map(|m| self.process(m, claimed_at))
                 .buffer_unordered(self.options.concurrency.max(1))
                 .collect()
                 .await;
@@ -500,6 +582,7 @@ impl Notifier {
                     Outcome::Retried => summary.retried += 1,
                     Outcome::GaveUp => summary.given_up += 1,
                     Outcome::Unmarked => summary.unmarked += 1,
+                    Outcome::Skipped => summary.skipped += 1,
                 }
             }
         }
@@ -538,7 +621,7 @@ impl NotifySummary {
             ok: self.sent,
             failed_retryable: self.retried + self.unmarked,
             failed_permanent: self.given_up,
-            skipped: 0,
+            skipped: self.skipped,
         }
     }
 }
