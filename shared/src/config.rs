@@ -23,20 +23,25 @@ pub enum ConfigError {
 pub struct DatabaseConfig {
     /// A libpq-style URL (`postgres://user:pass@host/db?sslmode=require`). For Neon, the
     /// functions use the `-pooler` URL (PgBouncer, transaction mode); migrations the direct one.
+    /// Without `sslmode` it means verified TLS (`adapters::db`, "TLS").
     pub url: SecretString,
     pub max_connections: usize,
     /// Extra trusted CA certificates (PEM), for servers whose certificate is not signed
     /// by a public root (RDS, self-hosted). Neon needs none.
     pub ca_cert_file: Option<std::path::PathBuf>,
+    /// `sslmode=disable` is honoured only when this is set (`DATABASE_ALLOW_PLAINTEXT=1`):
+    /// one stray URL parameter must not send the password in plaintext in production.
+    pub allow_plaintext: bool,
 }
 
 impl DatabaseConfig {
-    /// A config for `url` with defaults for the rest.
+    /// A config for `url` with defaults for the rest (plaintext not allowed).
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: SecretString::from(url.into()),
             max_connections: 4,
             ca_cert_file: None,
+            allow_plaintext: false,
         }
     }
 }
@@ -135,7 +140,8 @@ where
 
 impl DatabaseConfig {
     /// `DATABASE_URL` (required), `DATABASE_MAX_CONNECTIONS` (default 4: a Lambda
-    /// container serves one invocation at a time), `DATABASE_CA_CERT` (optional PEM file).
+    /// container serves one invocation at a time), `DATABASE_CA_CERT` (optional PEM file),
+    /// `DATABASE_ALLOW_PLAINTEXT` (`1` to honour `sslmode=disable`; default off).
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let url = env
             .get("DATABASE_URL")
@@ -151,16 +157,32 @@ impl DatabaseConfig {
             url: SecretString::from(url),
             max_connections,
             ca_cert_file: env.get("DATABASE_CA_CERT").map(Into::into),
+            allow_plaintext: flag(env, "DATABASE_ALLOW_PLAINTEXT")?,
         })
     }
 }
+
+/// A switch: `1`/`true` on, `0`/`false` (or unset) off; anything else is an error rather
+/// than a guess.
+fn flag(env: &dyn EnvSource, name: &'static str) -> Result<bool, ConfigError> {
+    match env.get(name).as_deref().map(str::trim) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{other:?}: use 1 or 0"),
+        }),
+    }
+}
+
 
 impl Config {
     pub fn from_process_env() -> Result<Self, ConfigError> {
         Self::from_env(&ProcessEnv)
     }
 
-    /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `DATABASE_CA_CERT`, `TFT_WATCHLIST` (comma
+    /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `DATABASE_CA_CERT`,
+    /// `DATABASE_ALLOW_PLAINTEXT`, `TFT_WATCHLIST` (comma
     /// separated), `TFT_FETCH_CONCURRENCY`, `TFT_OVERLAP_DAYS`, `TFT_INITIAL_HISTORY_DAYS`,
     /// `TFT_TRENDING_TOP_N`, `TFT_TRENDING_DAYS`, `TFT_TRENDING_MIN_MENTIONS`,
     /// `TFT_BENCHMARK` (default SPY; `none`: no benchmark),
@@ -273,5 +295,19 @@ mod tests {
         ];
         let err = Config::from_env(&env).unwrap_err().to_string();
         assert!(err.contains("TFT_OVERLAP_DAYS"), "{err}");
+    }
+
+    #[test]
+    fn plaintext_is_off_unless_asked_for() {
+        let url = ("DATABASE_URL", "postgres://localhost/tft?sslmode=disable");
+        assert!(!DatabaseConfig::from_env(&[url]).unwrap().allow_plaintext);
+        for (value, allowed) in [("1", true), ("true", true), ("0", false), ("false", false)] {
+            let env = [url, ("DATABASE_ALLOW_PLAINTEXT", value)];
+            assert_eq!(DatabaseConfig::from_env(&env).unwrap().allow_plaintext, allowed);
+        }
+        let err = DatabaseConfig::from_env(&[url, ("DATABASE_ALLOW_PLAINTEXT", "yes please")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_ALLOW_PLAINTEXT"), "{err}");
     }
 }

@@ -84,11 +84,12 @@ async fn a_certificate_for_another_host_is_refused() {
 }
 
 #[tokio::test]
-async fn sslmode_disable_stays_plain() {
-    assert_eq!(
-        connection_uses_tls(&config("127.0.0.1", "disable", false)).await,
-        Ok(false)
-    );
+async fn sslmode_disable_with_the_plaintext_flag_stays_plain() {
+    let config = DatabaseConfig {
+        allow_plaintext: true,
+        ..config("127.0.0.1", "disable", false)
+    };
+    assert_eq!(connection_uses_tls(&config).await, Ok(false));
 }
 
 #[tokio::test]

@@ -11,11 +11,14 @@
 //! real PgBouncer in transaction mode.
 //!
 //! # TLS
-//! `sslmode=require` (or `verify-full`) in the URL gives TLS with the server
-//! certificate verified against the webpki root store (Mozilla's roots, compiled in,
-//! so no system store is needed on Lambda). `sslmode=disable` gives plain TCP
-//! (a local test cluster); the default, `prefer`, tries TLS first. A private CA (RDS,
-//! a self-hosted server) is trusted in addition through `DATABASE_CA_CERT` (a PEM file).
+//! Verified TLS unless plaintext is asked for twice. No `sslmode`, `require`, `verify-ca`
+//! and `verify-full` all mean TLS with the server certificate verified (chain and host
+//! name) against the webpki root store (Mozilla's roots, compiled in, so no system store
+//! is needed on Lambda) plus `DATABASE_CA_CERT` (a PEM file, for RDS or a self-hosted
+//! server). `prefer` and `allow` are refused: they fall back to plaintext whenever the
+//! server, or whoever sits between, says "no TLS". `disable` is refused too unless
+//! `DATABASE_ALLOW_PLAINTEXT=1` (a local cluster).
+//!
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,6 +27,7 @@ use std::sync::Arc;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use rustls::pki_types::{pem::PemObject, CertificateDer};
 use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::DatabaseConfig;
@@ -33,6 +37,11 @@ use crate::config::DatabaseConfig;
 pub enum DbError {
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
+    #[error(
+        "sslmode=disable sends the password and the data in plaintext; \
+         set DATABASE_ALLOW_PLAINTEXT=1 to allow it (local development only)"
+    )]
+    PlaintextRefused,
     #[error("could not build the connection pool: {0}")]
     Pool(String),
     #[error("could not get a database connection: {0}")]
@@ -94,22 +103,64 @@ fn tls_connector(extra_ca: Option<&Path>) -> Result<MakeRustlsConnect, DbError> 
     Ok(MakeRustlsConnect::new(config))
 }
 
-/// Parses a libpq URL. Accepts `sslmode=verify-full`/`verify-ca` (which tokio-postgres
-/// does not know) as `require`: rustls always verifies the certificate and host name.
-pub fn parse_url(url: &SecretString) -> Result<tokio_postgres::Config, DbError> {
-    let raw = url
-        .expose_secret()
+/// The last `sslmode` the URL gives (libpq takes the last one), or `None`. Looks only
+/// at the query of a `postgres://` URL, or at the `key=value` words of a libpq
+/// key-value string, so a password cannot fake one.
+fn sslmode_in(raw: &str) -> Option<&str> {
+    let params: Box<dyn Iterator<Item = &str>> =
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Box::new(raw.split_once('?').map(|(_, q)| q).unwrap_or("").split('&'))
+        } else {
+            Box::new(raw.split_whitespace())
+        };
+    params
+        .filter_map(|p| p.strip_prefix("sslmode="))
+        .map(|v| v.trim_matches('\''))
+        .last()
+}
+
+/// What the URL's `sslmode` means here: verified TLS unless plaintext is asked for
+/// twice (`disable` and `allow_plaintext`); never "TLS if the server feels like it".
+fn ssl_mode(sslmode: Option<&str>, allow_plaintext: bool) -> Result<SslMode, DbError> {
+    match sslmode {
+        None | Some("require" | "verify-ca" | "verify-full") => Ok(SslMode::Require),
+        Some("disable") if allow_plaintext => Ok(SslMode::Disable),
+        Some("disable") => Err(DbError::PlaintextRefused),
+        Some(mode @ ("prefer" | "allow")) => Err(DbError::InvalidUrl(format!(
+            "sslmode={mode} falls back to plaintext when the server (or a man in the \
+             middle) refuses TLS; use sslmode=verify-full (or leave it out), or \
+             sslmode=disable with DATABASE_ALLOW_PLAINTEXT=1"
+        ))),
+        Some(other) => Err(DbError::InvalidUrl(format!(
+            "unknown sslmode {other:?}; use verify-full, verify-ca, require or disable"
+        ))),
+    }
+}
+
+/// Parses a libpq URL and fixes its TLS mode (see the module's "TLS"). `verify-full` and
+/// `verify-ca` (which tokio-postgres does not know) become `require`: rustls always
+/// verifies the certificate and the host name.
+pub fn parse_url(
+    url: &SecretString,
+    allow_plaintext: bool,
+) -> Result<tokio_postgres::Config, DbError> {
+    let raw = url.expose_secret();
+    let mode = ssl_mode(sslmode_in(raw), allow_plaintext)?;
+    let raw = raw
         .replace("sslmode=verify-full", "sslmode=require")
         .replace("sslmode=verify-ca", "sslmode=require");
     // The driver's error text never contains the password, but it may quote the URL
     // part it choked on; keep only the message kind.
-    tokio_postgres::Config::from_str(&raw).map_err(|e| DbError::InvalidUrl(e.to_string()))
+    let mut config =
+        tokio_postgres::Config::from_str(&raw).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
+    config.ssl_mode(mode);
+    Ok(config)
 }
 
 /// Builds the pool. Connections open lazily; call [`ping`] at init to pay the TLS
 /// handshake before the first invocation rather than during it.
 pub fn connect_pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
-    let pg_config = parse_url(&config.url)?;
+    let pg_config = parse_url(&config.url, config.allow_plaintext)?;
     let manager = Manager::from_config(
         pg_config,
         tls_connector(config.ca_cert_file.as_deref())?,
@@ -143,7 +194,7 @@ mod embedded {
 /// its own transaction, and returns the names applied. Use the direct (not pooled) URL.
 #[tracing::instrument(skip(config))]
 pub async fn migrate(config: &DatabaseConfig) -> Result<Vec<String>, DbError> {
-    let pg_config = parse_url(&config.url)?;
+    let pg_config = parse_url(&config.url, config.allow_plaintext)?;
     let (mut client, connection) = pg_config
         .connect(tls_connector(config.ca_cert_file.as_deref())?)
         .await
@@ -161,4 +212,73 @@ pub async fn migrate(config: &DatabaseConfig) -> Result<Vec<String>, DbError> {
         .iter()
         .map(|m| m.to_string())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(url: &str, allow_plaintext: bool) -> Result<SslMode, String> {
+        parse_url(&SecretString::from(url), allow_plaintext)
+            .map(|c| c.get_ssl_mode())
+            .map_err(|e| e.to_string())
+    }
+
+    const BASE: &str = "postgres://trader:hunter2@db.example/tft";
+
+    #[test]
+    fn no_sslmode_means_verified_tls() {
+        assert_eq!(mode(BASE, false), Ok(SslMode::Require));
+        assert_eq!(mode(&format!("{BASE}?application_name=x"), true), Ok(SslMode::Require));
+        assert_eq!(mode("host=db.example user=trader", false), Ok(SslMode::Require));
+    }
+
+    #[test]
+    fn require_verify_ca_and_verify_full_mean_verified_tls() {
+        for m in ["require", "verify-ca", "verify-full"] {
+            assert_eq!(mode(&format!("{BASE}?sslmode={m}"), false), Ok(SslMode::Require), "{m}");
+            assert_eq!(mode(&format!("host=db.example sslmode={m}"), false), Ok(SslMode::Require));
+        }
+    }
+
+    #[test]
+    fn prefer_and_allow_are_refused_without_the_password() {
+        for m in ["prefer", "allow"] {
+            for allow_plaintext in [false, true] {
+                let err = mode(&format!("{BASE}?sslmode={m}"), allow_plaintext).unwrap_err();
+                assert!(err.contains(&format!("sslmode={m}")), "{err}");
+                assert!(!err.contains("hunter2"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn disable_needs_the_plaintext_flag() {
+        let url = format!("{BASE}?sslmode=disable");
+        let err = mode(&url, false).unwrap_err();
+        assert!(err.contains("DATABASE_ALLOW_PLAINTEXT=1"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(mode(&url, true), Ok(SslMode::Disable));
+        assert_eq!(mode("host=h sslmode='disable'", true), Ok(SslMode::Disable));
+    }
+
+    #[test]
+    fn the_last_sslmode_wins_as_in_libpq() {
+        let url = format!("{BASE}?sslmode=disable&sslmode=verify-full");
+        assert_eq!(mode(&url, false), Ok(SslMode::Require));
+        let url = format!("{BASE}?sslmode=verify-full&sslmode=prefer");
+        assert!(mode(&url, true).is_err());
+    }
+
+    #[test]
+    fn an_sslmode_inside_the_password_is_not_read() {
+        let url = "postgres://trader:x&sslmode=disable@db.example/tft";
+        assert_eq!(sslmode_in(url), None);
+    }
+
+    #[test]
+    fn an_unknown_sslmode_is_refused() {
+        let err = mode(&format!("{BASE}?sslmode=verify_full"), true).unwrap_err();
+        assert!(err.contains("unknown sslmode"), "{err}");
+    }
 }
