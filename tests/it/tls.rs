@@ -144,8 +144,12 @@ async fn sslmode_disable_is_refused_without_the_plaintext_flag() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("DATABASE_ALLOW_PLAINTEXT"), "{err}");
-    let through_pgbouncer =
-        DatabaseConfig::new(format!("{}?sslmode=disable", pgbouncer_url_without_sslmode()));
-    let err = db::connect_pool(&through_pgbouncer).unwrap_err().to_string();
+    let through_pgbouncer = DatabaseConfig::new(format!(
+        "{}?sslmode=disable",
+        pgbouncer_url_without_sslmode()
+    ));
+    let err = db::connect_pool(&through_pgbouncer)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("DATABASE_ALLOW_PLAINTEXT"), "{err}");
 }

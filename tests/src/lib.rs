@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use deadpool_postgres::Pool;
 use secrecy::ExposeSecret;
 use shared::adapters::db;
+use shared::adapters::db::Pool;
 use shared::config::{DatabaseConfig, EnvSource, ProcessEnv};
 
 /// Where the recorded fixtures live.

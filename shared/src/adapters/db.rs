@@ -19,12 +19,22 @@
 //! server, or whoever sits between, says "no TLS". `disable` is refused too unless
 //! `DATABASE_ALLOW_PLAINTEXT=1` (a local cluster).
 //!
+//! # Timeouts
+//! A hung database must fail the run, not hang the Lambda until it is killed. The pool
+//! waits at most `DATABASE_POOL_WAIT_TIMEOUT_SECS` for a free connection and
+//! `DATABASE_CONNECT_TIMEOUT_SECS` to open one (TCP, TLS and start-up). Statements are
+//! bounded per transaction by [`begin`], which runs `SET LOCAL statement_timeout`: a
+//! session `SET` or a start-up `options` does not survive PgBouncer in transaction mode,
+//! a `SET LOCAL` does (it lives exactly as long as the transaction, on one server
+//! connection). `tests/it/db_timeouts.rs` proves each against the real services.
 
+use std::ops::Deref;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Timeouts};
 use rustls::pki_types::{pem::PemObject, CertificateDer};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::config::SslMode;
@@ -42,6 +52,11 @@ pub enum DbError {
          set DATABASE_ALLOW_PLAINTEXT=1 to allow it (local development only)"
     )]
     PlaintextRefused,
+    #[error("{context}: timed out after {after:?}")]
+    Timeout {
+        context: &'static str,
+        after: Duration,
+    },
     #[error("could not build the connection pool: {0}")]
     Pool(String),
     #[error("could not get a database connection: {0}")]
@@ -157,31 +172,104 @@ pub fn parse_url(
     Ok(config)
 }
 
+/// The driver's config for `config`: the URL as [`parse_url`] reads it, with the
+/// connect timeout (the TCP connect of each address tried).
+fn pg_config(config: &DatabaseConfig) -> Result<tokio_postgres::Config, DbError> {
+    let mut pg = parse_url(&config.url, config.allow_plaintext)?;
+    pg.connect_timeout(config.connect_timeout);
+    Ok(pg)
+}
+
+/// The connection pool, with the statement timeout its transactions get from [`begin`].
+/// Derefs to the deadpool pool (`pool.get()`).
+#[derive(Clone)]
+pub struct Pool {
+    inner: deadpool_postgres::Pool,
+    statement_timeout: Duration,
+}
+
+impl Deref for Pool {
+    type Target = deadpool_postgres::Pool;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("status", &self.inner.status())
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
+}
+
+impl Pool {
+    /// The bound [`begin`] puts on every statement of a transaction (`DATABASE_STATEMENT_TIMEOUT_SECS`).
+    pub fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
+    }
+}
+
 /// Builds the pool. Connections open lazily; call [`ping`] at init to pay the TLS
-/// handshake before the first invocation rather than during it.
+/// handshake before the first invocation rather than during it. A checkout waits at
+/// most `pool_wait_timeout` for a free slot and `connect_timeout` for a new connection
+/// (the whole of TCP, TLS and start-up: the driver's own connect timeout covers TCP only).
 pub fn connect_pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
-    let pg_config = parse_url(&config.url, config.allow_plaintext)?;
     let manager = Manager::from_config(
-        pg_config,
+        pg_config(config)?,
         tls_connector(config.ca_cert_file.as_deref())?,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let inner = deadpool_postgres::Pool::builder(manager)
         .max_size(config.max_connections)
+        .timeouts(Timeouts {
+            wait: Some(config.pool_wait_timeout),
+            create: Some(config.connect_timeout),
+            recycle: Some(config.connect_timeout),
+        })
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
-        .map_err(|e| DbError::Pool(e.to_string()))
+        .map_err(|e| DbError::Pool(e.to_string()))?;
+    Ok(Pool {
+        inner,
+        statement_timeout: config.statement_timeout,
+    })
 }
 
-/// Opens (or reuses) a connection and runs a trivial query.
+/// Opens a transaction whose statements PostgreSQL cancels after `statement_timeout`
+/// (`SET LOCAL` right after `BEGIN`, which survives PgBouncer in transaction mode where
+/// a session setting does not). Every transaction the jobs open goes through here.
+#[tracing::instrument(skip(client))]
+pub async fn begin(
+    client: &mut deadpool_postgres::Client,
+    statement_timeout: Duration,
+) -> Result<deadpool_postgres::Transaction<'_>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    // Our own integer, not user input: nothing to quote.
+    tx.batch_execute(&format!(
+        "SET LOCAL statement_timeout = {}",
+        statement_timeout.as_millis().max(1)
+    ))
+    .await?;
+    Ok(tx)
+}
+
+/// Opens (or reuses) a connection and runs a trivial query, bounded by the statement
+/// timeout on the client side (outside a transaction there is no server-side one
+/// behind a pooler).
 #[tracing::instrument(skip(pool))]
 pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     let client = pool.get().await?;
-    client
-        .simple_query("SELECT 1")
+    let after = pool.statement_timeout();
+    tokio::time::timeout(after, client.simple_query("SELECT 1"))
         .await
+        .map_err(|_| DbError::Timeout {
+            context: "ping the database",
+            after,
+        })?
         .context("ping the database")?;
     Ok(())
 }
@@ -192,12 +280,19 @@ mod embedded {
 
 /// Applies the SQL files in `migrations/` that this database has not seen yet, each in
 /// its own transaction, and returns the names applied. Use the direct (not pooled) URL.
+/// The connection is bounded by the connect timeout; the migrations themselves are not
+/// (a long DDL on a large table is legitimate; `tft migrate` runs by hand).
 #[tracing::instrument(skip(config))]
 pub async fn migrate(config: &DatabaseConfig) -> Result<Vec<String>, DbError> {
-    let pg_config = parse_url(&config.url, config.allow_plaintext)?;
-    let (mut client, connection) = pg_config
-        .connect(tls_connector(config.ca_cert_file.as_deref())?)
+    let pg_config = pg_config(config)?;
+    let tls = tls_connector(config.ca_cert_file.as_deref())?;
+    let after = config.connect_timeout;
+    let (mut client, connection) = tokio::time::timeout(after, pg_config.connect(tls))
         .await
+        .map_err(|_| DbError::Timeout {
+            context: "connect for migrations",
+            after,
+        })?
         .context("connect for migrations")?;
     let driver = tokio::spawn(connection);
     let report = embedded::migrations::runner()
@@ -229,15 +324,28 @@ mod tests {
     #[test]
     fn no_sslmode_means_verified_tls() {
         assert_eq!(mode(BASE, false), Ok(SslMode::Require));
-        assert_eq!(mode(&format!("{BASE}?application_name=x"), true), Ok(SslMode::Require));
-        assert_eq!(mode("host=db.example user=trader", false), Ok(SslMode::Require));
+        assert_eq!(
+            mode(&format!("{BASE}?application_name=x"), true),
+            Ok(SslMode::Require)
+        );
+        assert_eq!(
+            mode("host=db.example user=trader", false),
+            Ok(SslMode::Require)
+        );
     }
 
     #[test]
     fn require_verify_ca_and_verify_full_mean_verified_tls() {
         for m in ["require", "verify-ca", "verify-full"] {
-            assert_eq!(mode(&format!("{BASE}?sslmode={m}"), false), Ok(SslMode::Require), "{m}");
-            assert_eq!(mode(&format!("host=db.example sslmode={m}"), false), Ok(SslMode::Require));
+            assert_eq!(
+                mode(&format!("{BASE}?sslmode={m}"), false),
+                Ok(SslMode::Require),
+                "{m}"
+            );
+            assert_eq!(
+                mode(&format!("host=db.example sslmode={m}"), false),
+                Ok(SslMode::Require)
+            );
         }
     }
 

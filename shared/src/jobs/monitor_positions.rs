@@ -15,11 +15,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::America::New_York;
-use deadpool_postgres::Pool;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::adapters::db::DbError;
+use crate::adapters::db::{self, DbError, Pool};
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::portfolio_store::{self, PendingEntry};
 use crate::adapters::quote::QuoteClient;
@@ -281,10 +280,12 @@ impl MonitorPositions {
             return Ok(());
         };
         let mut client = self.pool.get().await.map_err(DbError::from)?;
-        let tx = client.transaction().await.map_err(|e| DbError::Query {
-            context: "begin a fill",
-            source: e,
-        })?;
+        let tx = db::begin(&mut client, self.pool.statement_timeout())
+            .await
+            .map_err(|e| DbError::Query {
+                context: "begin a fill",
+                source: e,
+            })?;
         let Some(account) = portfolio_store::lock(&*tx).await? else {
             return Ok(());
         };
@@ -369,10 +370,12 @@ impl MonitorPositions {
             return Ok(());
         };
         let mut client = self.pool.get().await.map_err(DbError::from)?;
-        let tx = client.transaction().await.map_err(|e| DbError::Query {
-            context: "begin a close",
-            source: e,
-        })?;
+        let tx = db::begin(&mut client, self.pool.statement_timeout())
+            .await
+            .map_err(|e| DbError::Query {
+                context: "begin a close",
+                source: e,
+            })?;
         let Some(account) = portfolio_store::lock(&*tx).await? else {
             return Ok(());
         };
