@@ -242,7 +242,7 @@ pub fn connect_pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
 /// Opens a transaction whose statements PostgreSQL cancels after `statement_timeout`
 /// (`SET LOCAL` right after `BEGIN`, which survives PgBouncer in transaction mode where
 /// a session setting does not). Every transaction the jobs open goes through here.
-#[tracing::instrument(skip(client))]
+#[tracing::instrument(level = "debug", skip(client))]
 pub async fn begin(
     client: &mut deadpool_postgres::Client,
     statement_timeout: Duration,
@@ -259,19 +259,21 @@ pub async fn begin(
 
 /// Opens (or reuses) a connection and runs a trivial query, bounded by the statement
 /// timeout on the client side (outside a transaction there is no server-side one
-/// behind a pooler).
+/// behind a pooler). A connection that did not answer is dropped, not pooled again.
 #[tracing::instrument(skip(pool))]
 pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     let client = pool.get().await?;
     let after = pool.statement_timeout();
-    tokio::time::timeout(after, client.simple_query("SELECT 1"))
-        .await
-        .map_err(|_| DbError::Timeout {
-            context: "ping the database",
-            after,
-        })?
-        .context("ping the database")?;
-    Ok(())
+    match tokio::time::timeout(after, client.simple_query("SELECT 1")).await {
+        Ok(answer) => answer.context("ping the database").map(drop),
+        Err(_) => {
+            drop(deadpool_postgres::Object::take(client));
+            Err(DbError::Timeout {
+                context: "ping the database",
+                after,
+            })
+        }
+    }
 }
 
 mod embedded {
