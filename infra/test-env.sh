@@ -6,7 +6,8 @@
 #   - moto server, the local AWS stand-in (EventBridge, later S3 and SES);
 #   - aiosmtpd, an SMTP server that stores what it receives in a maildir.
 # Exports DATABASE_URL, PGBOUNCER_URL, AWS_ENDPOINT_URL, dummy AWS credentials,
-# SMTP_TEST_URL and SMTP_TEST_MAILDIR.
+# SMTP_TEST_URL and SMTP_TEST_MAILDIR, and DATABASE_ALLOW_PLAINTEXT=1 with its own cluster
+# (its URLs say sslmode=disable: 127.0.0.1 only; TLS is tested on its own, tests/it/tls.rs).
 #
 #   infra/test-env.sh cargo test --workspace
 set -euo pipefail
@@ -121,6 +122,8 @@ INI
   pids+=($!)
   wait_for_port "$bouncer_port" PgBouncer
   export PGBOUNCER_URL="postgres://postgres@127.0.0.1:$bouncer_port/postgres?sslmode=disable"
+  # sslmode=disable is refused without it (shared/src/adapters/db.rs, "TLS").
+  export DATABASE_ALLOW_PLAINTEXT=1
   log "PgBouncer $(pgbouncer --version | head -n1 | awk '{print $NF}') (transaction mode) on port $bouncer_port"
 else
   log "using DATABASE_URL from the environment; no PgBouncer started"

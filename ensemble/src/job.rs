@@ -18,9 +18,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use deadpool_postgres::Pool;
 use serde::Serialize;
 use shared::adapters::db::DbError;
+use shared::adapters::db::Pool;
 use shared::adapters::eventbridge::EventPublisher;
 use shared::adapters::feature_store;
 use shared::adapters::prediction_store::{self, PredictionRecord};

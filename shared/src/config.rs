@@ -18,25 +18,45 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-/// Where the database is and how many connections one process may hold.
+/// Where the database is, how it is reached, and how long anything on it may take.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     /// A libpq-style URL (`postgres://user:pass@host/db?sslmode=require`). For Neon, the
     /// functions use the `-pooler` URL (PgBouncer, transaction mode); migrations the direct one.
+    /// Without `sslmode` it means verified TLS (`adapters::db`, "TLS").
     pub url: SecretString,
     pub max_connections: usize,
     /// Extra trusted CA certificates (PEM), for servers whose certificate is not signed
     /// by a public root (RDS, self-hosted). Neon needs none.
     pub ca_cert_file: Option<std::path::PathBuf>,
+    /// `sslmode=disable` is honoured only when this is set (`DATABASE_ALLOW_PLAINTEXT=1`):
+    /// one stray URL parameter must not send the password in plaintext in production.
+    pub allow_plaintext: bool,
+    /// Opening one connection (TCP, TLS, start-up), and the bound on a recycle check.
+    pub connect_timeout: Duration,
+    /// Any one statement inside a transaction opened by `db::begin`.
+    pub statement_timeout: Duration,
+    /// Waiting for a free connection when all `max_connections` are checked out.
+    pub pool_wait_timeout: Duration,
 }
 
+/// Defaults well inside the shortest function timeout (120 s, monitor-positions): a hung
+/// database fails the run with an error rather than the Lambda being killed.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const DEFAULT_POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl DatabaseConfig {
-    /// A config for `url` with defaults for the rest.
+    /// A config for `url` with defaults for the rest (plaintext not allowed).
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: SecretString::from(url.into()),
             max_connections: 4,
             ca_cert_file: None,
+            allow_plaintext: false,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            pool_wait_timeout: DEFAULT_POOL_WAIT_TIMEOUT,
         }
     }
 }
@@ -135,7 +155,10 @@ where
 
 impl DatabaseConfig {
     /// `DATABASE_URL` (required), `DATABASE_MAX_CONNECTIONS` (default 4: a Lambda
-    /// container serves one invocation at a time), `DATABASE_CA_CERT` (optional PEM file).
+    /// container serves one invocation at a time), `DATABASE_CA_CERT` (optional PEM file),
+    /// `DATABASE_ALLOW_PLAINTEXT` (`1` to honour `sslmode=disable`; default off),
+    /// `DATABASE_CONNECT_TIMEOUT_SECS` (5), `DATABASE_STATEMENT_TIMEOUT_SECS` (20),
+    /// `DATABASE_POOL_WAIT_TIMEOUT_SECS` (10).
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let url = env
             .get("DATABASE_URL")
@@ -151,8 +174,54 @@ impl DatabaseConfig {
             url: SecretString::from(url),
             max_connections,
             ca_cert_file: env.get("DATABASE_CA_CERT").map(Into::into),
+            allow_plaintext: flag(env, "DATABASE_ALLOW_PLAINTEXT")?,
+            connect_timeout: seconds(
+                env,
+                "DATABASE_CONNECT_TIMEOUT_SECS",
+                DEFAULT_CONNECT_TIMEOUT,
+            )?,
+            statement_timeout: seconds(
+                env,
+                "DATABASE_STATEMENT_TIMEOUT_SECS",
+                DEFAULT_STATEMENT_TIMEOUT,
+            )?,
+            pool_wait_timeout: seconds(
+                env,
+                "DATABASE_POOL_WAIT_TIMEOUT_SECS",
+                DEFAULT_POOL_WAIT_TIMEOUT,
+            )?,
         })
     }
+}
+
+/// A switch: `1`/`true` on, `0`/`false` (or unset) off; anything else is an error rather
+/// than a guess.
+fn flag(env: &dyn EnvSource, name: &'static str) -> Result<bool, ConfigError> {
+    match env.get(name).as_deref().map(str::trim) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("{other:?}: use 1 or 0"),
+        }),
+    }
+}
+
+/// A timeout in whole seconds, at least 1: `0` would mean "no timeout" to deadpool and
+/// PostgreSQL, the very hang these bounds exist to prevent.
+fn seconds(
+    env: &dyn EnvSource,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let secs = parse(env, name, default.as_secs())?;
+    if secs == 0 {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be at least 1 second".into(),
+        });
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 impl Config {
@@ -160,7 +229,9 @@ impl Config {
         Self::from_env(&ProcessEnv)
     }
 
-    /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `DATABASE_CA_CERT`, `TFT_WATCHLIST` (comma
+    /// Variables: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `DATABASE_CA_CERT`,
+    /// `DATABASE_ALLOW_PLAINTEXT`, `DATABASE_CONNECT_TIMEOUT_SECS`,
+    /// `DATABASE_STATEMENT_TIMEOUT_SECS`, `DATABASE_POOL_WAIT_TIMEOUT_SECS`, `TFT_WATCHLIST` (comma
     /// separated), `TFT_FETCH_CONCURRENCY`, `TFT_OVERLAP_DAYS`, `TFT_INITIAL_HISTORY_DAYS`,
     /// `TFT_TRENDING_TOP_N`, `TFT_TRENDING_DAYS`, `TFT_TRENDING_MIN_MENTIONS`,
     /// `TFT_BENCHMARK` (default SPY; `none`: no benchmark),
@@ -273,5 +344,51 @@ mod tests {
         ];
         let err = Config::from_env(&env).unwrap_err().to_string();
         assert!(err.contains("TFT_OVERLAP_DAYS"), "{err}");
+    }
+
+    #[test]
+    fn plaintext_is_off_unless_asked_for() {
+        let url = ("DATABASE_URL", "postgres://localhost/tft?sslmode=disable");
+        assert!(!DatabaseConfig::from_env(&[url]).unwrap().allow_plaintext);
+        for (value, allowed) in [("1", true), ("true", true), ("0", false), ("false", false)] {
+            let env = [url, ("DATABASE_ALLOW_PLAINTEXT", value)];
+            assert_eq!(
+                DatabaseConfig::from_env(&env).unwrap().allow_plaintext,
+                allowed
+            );
+        }
+        let err = DatabaseConfig::from_env(&[url, ("DATABASE_ALLOW_PLAINTEXT", "yes please")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_ALLOW_PLAINTEXT"), "{err}");
+    }
+
+    #[test]
+    fn database_timeouts_have_defaults_and_can_be_set() {
+        let url = ("DATABASE_URL", "postgres://localhost/tft");
+        let d = DatabaseConfig::from_env(&[url]).unwrap();
+        assert_eq!(d.connect_timeout, Duration::from_secs(5));
+        assert_eq!(d.statement_timeout, Duration::from_secs(20));
+        assert_eq!(d.pool_wait_timeout, Duration::from_secs(10));
+        let env = [
+            url,
+            ("DATABASE_CONNECT_TIMEOUT_SECS", "2"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECS", "60"),
+            ("DATABASE_POOL_WAIT_TIMEOUT_SECS", "3"),
+        ];
+        let d = DatabaseConfig::from_env(&env).unwrap();
+        assert_eq!(d.connect_timeout, Duration::from_secs(2));
+        assert_eq!(d.statement_timeout, Duration::from_secs(60));
+        assert_eq!(d.pool_wait_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_zero_timeout_is_refused_not_read_as_no_timeout() {
+        let env = [
+            ("DATABASE_URL", "postgres://localhost/tft"),
+            ("DATABASE_STATEMENT_TIMEOUT_SECS", "0"),
+        ];
+        let err = DatabaseConfig::from_env(&env).unwrap_err().to_string();
+        assert!(err.contains("DATABASE_STATEMENT_TIMEOUT_SECS"), "{err}");
     }
 }

@@ -4,6 +4,7 @@
 
 mod breaker;
 mod build_features;
+mod db_timeouts;
 mod end_to_end;
 mod generate_signals;
 mod migrations;

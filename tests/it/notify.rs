@@ -423,7 +423,7 @@ pub(crate) struct Delivery {
     pub to: String,
 }
 
-pub(crate) async fn webhook_and_ses(pool: deadpool_postgres::Pool, secret: &str) -> Delivery {
+pub(crate) async fn webhook_and_ses(pool: shared::adapters::db::Pool, secret: &str) -> Delivery {
     let suffix = format!("{:08x}", rand::random::<u32>());
     let from = format!("alerts-{suffix}@tft.test");
     let to = format!("trader-{suffix}@example.com");

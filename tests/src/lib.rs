@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use deadpool_postgres::Pool;
 use secrecy::ExposeSecret;
 use shared::adapters::db;
-use shared::config::DatabaseConfig;
+use shared::adapters::db::Pool;
+use shared::config::{DatabaseConfig, EnvSource, ProcessEnv};
 
 /// Where the recorded fixtures live.
 pub fn fixture_path(relative: &str) -> PathBuf {
@@ -46,6 +46,25 @@ pub fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// The database settings a function would read from this environment, for `url`: the
+/// same parsing, so the harness's `DATABASE_ALLOW_PLAINTEXT=1` (its cluster and PgBouncer
+/// speak plaintext on 127.0.0.1) and any `DATABASE_*` setting apply as in production.
+pub fn database_config(url: &str, max_connections: usize) -> DatabaseConfig {
+    struct WithUrl<'a>(&'a str);
+    impl EnvSource for WithUrl<'_> {
+        fn get(&self, name: &str) -> Option<String> {
+            match name {
+                "DATABASE_URL" => Some(self.0.to_string()),
+                _ => ProcessEnv.get(name),
+            }
+        }
+    }
+    DatabaseConfig {
+        max_connections,
+        ..DatabaseConfig::from_env(&WithUrl(url)).expect("the DATABASE_* settings")
+    }
+}
+
 /// A database of its own for one test, migrated, with a pool on it.
 pub struct TestDb {
     pub name: String,
@@ -66,10 +85,7 @@ impl TestDb {
             .simple_query(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create the test database");
-        let database = DatabaseConfig {
-            max_connections: 8,
-            ..DatabaseConfig::new(with_database(&admin_url, &name))
-        };
+        let database = database_config(&with_database(&admin_url, &name), 8);
         db::migrate(&database)
             .await
             .expect("migrate the test database");
@@ -83,10 +99,10 @@ impl TestDb {
 
     /// This database through PgBouncer (transaction mode).
     pub fn through_pgbouncer(&self, max_connections: usize) -> DatabaseConfig {
-        DatabaseConfig {
+        database_config(
+            &with_database(&required_env("PGBOUNCER_URL"), &self.name),
             max_connections,
-            ..DatabaseConfig::new(with_database(&required_env("PGBOUNCER_URL"), &self.name))
-        }
+        )
     }
 
     pub fn url(&self) -> &str {

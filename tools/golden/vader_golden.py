@@ -257,7 +257,7 @@ def main() -> int:
         "--write-holdout",
         metavar="PATH",
         help="write every text and line not in the golden file, scored by Python, as JSON Lines "
-        "(check with VADER_GOLDEN_EXTRA=PATH cargo test -p shared --test vader_parity)",
+        "(check with VADER_GOLDEN_EXTRA=PATH cargo test -p shared --test vader_parity -- --ignored)",
     )
     args = parser.parse_args()
     if args.check_cli:

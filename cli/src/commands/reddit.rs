@@ -53,7 +53,7 @@ pub async fn import(files: &[PathBuf]) -> anyhow::Result<()> {
             .map(|item| score_item(item, &source))
             .collect();
         let mut client = pool.get().await?;
-        let tx = client.transaction().await?;
+        let tx = db::begin(&mut client, pool.statement_timeout()).await?;
         let counts = reddit_store::upsert_items(&*tx, &rows).await?;
         tx.commit().await.context("commit the import")?;
         for item in &archive.items {

@@ -11,19 +11,33 @@
 //! real PgBouncer in transaction mode.
 //!
 //! # TLS
-//! `sslmode=require` (or `verify-full`) in the URL gives TLS with the server
-//! certificate verified against the webpki root store (Mozilla's roots, compiled in,
-//! so no system store is needed on Lambda). `sslmode=disable` gives plain TCP
-//! (a local test cluster); the default, `prefer`, tries TLS first. A private CA (RDS,
-//! a self-hosted server) is trusted in addition through `DATABASE_CA_CERT` (a PEM file).
+//! Verified TLS unless plaintext is asked for twice. No `sslmode`, `require`, `verify-ca`
+//! and `verify-full` all mean TLS with the server certificate verified (chain and host
+//! name) against the webpki root store (Mozilla's roots, compiled in, so no system store
+//! is needed on Lambda) plus `DATABASE_CA_CERT` (a PEM file, for RDS or a self-hosted
+//! server). `prefer` and `allow` are refused: they fall back to plaintext whenever the
+//! server, or whoever sits between, says "no TLS". `disable` is refused too unless
+//! `DATABASE_ALLOW_PLAINTEXT=1` (a local cluster).
+//!
+//! # Timeouts
+//! A hung database must fail the run, not hang the Lambda until it is killed. The pool
+//! waits at most `DATABASE_POOL_WAIT_TIMEOUT_SECS` for a free connection and
+//! `DATABASE_CONNECT_TIMEOUT_SECS` to open one (TCP, TLS and start-up). Statements are
+//! bounded per transaction by [`begin`], which runs `SET LOCAL statement_timeout`: a
+//! session `SET` or a start-up `options` does not survive PgBouncer in transaction mode,
+//! a `SET LOCAL` does (it lives exactly as long as the transaction, on one server
+//! connection). `tests/it/db_timeouts.rs` proves each against the real services.
 
+use std::ops::Deref;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Timeouts};
 use rustls::pki_types::{pem::PemObject, CertificateDer};
 use secrecy::{ExposeSecret, SecretString};
+use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::DatabaseConfig;
@@ -33,6 +47,16 @@ use crate::config::DatabaseConfig;
 pub enum DbError {
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
+    #[error(
+        "sslmode=disable sends the password and the data in plaintext; \
+         set DATABASE_ALLOW_PLAINTEXT=1 to allow it (local development only)"
+    )]
+    PlaintextRefused,
+    #[error("{context}: timed out after {after:?}")]
+    Timeout {
+        context: &'static str,
+        after: Duration,
+    },
     #[error("could not build the connection pool: {0}")]
     Pool(String),
     #[error("could not get a database connection: {0}")]
@@ -94,45 +118,162 @@ fn tls_connector(extra_ca: Option<&Path>) -> Result<MakeRustlsConnect, DbError> 
     Ok(MakeRustlsConnect::new(config))
 }
 
-/// Parses a libpq URL. Accepts `sslmode=verify-full`/`verify-ca` (which tokio-postgres
-/// does not know) as `require`: rustls always verifies the certificate and host name.
-pub fn parse_url(url: &SecretString) -> Result<tokio_postgres::Config, DbError> {
-    let raw = url
-        .expose_secret()
+/// The last `sslmode` the URL gives (libpq takes the last one), or `None`. Looks only
+/// at the query of a `postgres://` URL, or at the `key=value` words of a libpq
+/// key-value string, so a password cannot fake one.
+fn sslmode_in(raw: &str) -> Option<&str> {
+    let params: Box<dyn Iterator<Item = &str>> =
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Box::new(raw.split_once('?').map(|(_, q)| q).unwrap_or("").split('&'))
+        } else {
+            Box::new(raw.split_whitespace())
+        };
+    params
+        .filter_map(|p| p.strip_prefix("sslmode="))
+        .map(|v| v.trim_matches('\''))
+        .last()
+}
+
+/// What the URL's `sslmode` means here: verified TLS unless plaintext is asked for
+/// twice (`disable` and `allow_plaintext`); never "TLS if the server feels like it".
+fn ssl_mode(sslmode: Option<&str>, allow_plaintext: bool) -> Result<SslMode, DbError> {
+    match sslmode {
+        None | Some("require" | "verify-ca" | "verify-full") => Ok(SslMode::Require),
+        Some("disable") if allow_plaintext => Ok(SslMode::Disable),
+        Some("disable") => Err(DbError::PlaintextRefused),
+        Some(mode @ ("prefer" | "allow")) => Err(DbError::InvalidUrl(format!(
+            "sslmode={mode} falls back to plaintext when the server (or a man in the \
+             middle) refuses TLS; use sslmode=verify-full (or leave it out), or \
+             sslmode=disable with DATABASE_ALLOW_PLAINTEXT=1"
+        ))),
+        Some(other) => Err(DbError::InvalidUrl(format!(
+            "unknown sslmode {other:?}; use verify-full, verify-ca, require or disable"
+        ))),
+    }
+}
+
+/// Parses a libpq URL and fixes its TLS mode (see the module's "TLS"). `verify-full` and
+/// `verify-ca` (which tokio-postgres does not know) become `require`: rustls always
+/// verifies the certificate and the host name.
+pub fn parse_url(
+    url: &SecretString,
+    allow_plaintext: bool,
+) -> Result<tokio_postgres::Config, DbError> {
+    let raw = url.expose_secret();
+    let mode = ssl_mode(sslmode_in(raw), allow_plaintext)?;
+    let raw = raw
         .replace("sslmode=verify-full", "sslmode=require")
         .replace("sslmode=verify-ca", "sslmode=require");
     // The driver's error text never contains the password, but it may quote the URL
     // part it choked on; keep only the message kind.
-    tokio_postgres::Config::from_str(&raw).map_err(|e| DbError::InvalidUrl(e.to_string()))
+    let mut config =
+        tokio_postgres::Config::from_str(&raw).map_err(|e| DbError::InvalidUrl(e.to_string()))?;
+    config.ssl_mode(mode);
+    Ok(config)
+}
+
+/// The driver's config for `config`: the URL as [`parse_url`] reads it, with the
+/// connect timeout (the TCP connect of each address tried).
+fn pg_config(config: &DatabaseConfig) -> Result<tokio_postgres::Config, DbError> {
+    let mut pg = parse_url(&config.url, config.allow_plaintext)?;
+    pg.connect_timeout(config.connect_timeout);
+    Ok(pg)
+}
+
+/// The connection pool, with the statement timeout its transactions get from [`begin`].
+/// Derefs to the deadpool pool (`pool.get()`).
+#[derive(Clone)]
+pub struct Pool {
+    inner: deadpool_postgres::Pool,
+    statement_timeout: Duration,
+}
+
+impl Deref for Pool {
+    type Target = deadpool_postgres::Pool;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("status", &self.inner.status())
+            .field("statement_timeout", &self.statement_timeout)
+            .finish()
+    }
+}
+
+impl Pool {
+    /// The bound [`begin`] puts on every statement of a transaction (`DATABASE_STATEMENT_TIMEOUT_SECS`).
+    pub fn statement_timeout(&self) -> Duration {
+        self.statement_timeout
+    }
 }
 
 /// Builds the pool. Connections open lazily; call [`ping`] at init to pay the TLS
-/// handshake before the first invocation rather than during it.
+/// handshake before the first invocation rather than during it. A checkout waits at
+/// most `pool_wait_timeout` for a free slot and `connect_timeout` for a new connection
+/// (the whole of TCP, TLS and start-up: the driver's own connect timeout covers TCP only).
 pub fn connect_pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
-    let pg_config = parse_url(&config.url)?;
     let manager = Manager::from_config(
-        pg_config,
+        pg_config(config)?,
         tls_connector(config.ca_cert_file.as_deref())?,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let inner = deadpool_postgres::Pool::builder(manager)
         .max_size(config.max_connections)
+        .timeouts(Timeouts {
+            wait: Some(config.pool_wait_timeout),
+            create: Some(config.connect_timeout),
+            recycle: Some(config.connect_timeout),
+        })
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
-        .map_err(|e| DbError::Pool(e.to_string()))
+        .map_err(|e| DbError::Pool(e.to_string()))?;
+    Ok(Pool {
+        inner,
+        statement_timeout: config.statement_timeout,
+    })
 }
 
-/// Opens (or reuses) a connection and runs a trivial query.
+/// Opens a transaction whose statements PostgreSQL cancels after `statement_timeout`
+/// (`SET LOCAL` right after `BEGIN`, which survives PgBouncer in transaction mode where
+/// a session setting does not). Every transaction the jobs open goes through here.
+#[tracing::instrument(level = "debug", skip(client))]
+pub async fn begin(
+    client: &mut deadpool_postgres::Client,
+    statement_timeout: Duration,
+) -> Result<deadpool_postgres::Transaction<'_>, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    // Our own integer, not user input: nothing to quote.
+    tx.batch_execute(&format!(
+        "SET LOCAL statement_timeout = {}",
+        statement_timeout.as_millis().max(1)
+    ))
+    .await?;
+    Ok(tx)
+}
+
+/// Opens (or reuses) a connection and runs a trivial query, bounded by the statement
+/// timeout on the client side (outside a transaction there is no server-side one
+/// behind a pooler). A connection that did not answer is dropped, not pooled again.
 #[tracing::instrument(skip(pool))]
 pub async fn ping(pool: &Pool) -> Result<(), DbError> {
     let client = pool.get().await?;
-    client
-        .simple_query("SELECT 1")
-        .await
-        .context("ping the database")?;
-    Ok(())
+    let after = pool.statement_timeout();
+    match tokio::time::timeout(after, client.simple_query("SELECT 1")).await {
+        Ok(answer) => answer.context("ping the database").map(drop),
+        Err(_) => {
+            drop(deadpool_postgres::Object::take(client));
+            Err(DbError::Timeout {
+                context: "ping the database",
+                after,
+            })
+        }
+    }
 }
 
 mod embedded {
@@ -141,12 +282,19 @@ mod embedded {
 
 /// Applies the SQL files in `migrations/` that this database has not seen yet, each in
 /// its own transaction, and returns the names applied. Use the direct (not pooled) URL.
+/// The connection is bounded by the connect timeout; the migrations themselves are not
+/// (a long DDL on a large table is legitimate; `tft migrate` runs by hand).
 #[tracing::instrument(skip(config))]
 pub async fn migrate(config: &DatabaseConfig) -> Result<Vec<String>, DbError> {
-    let pg_config = parse_url(&config.url)?;
-    let (mut client, connection) = pg_config
-        .connect(tls_connector(config.ca_cert_file.as_deref())?)
+    let pg_config = pg_config(config)?;
+    let tls = tls_connector(config.ca_cert_file.as_deref())?;
+    let after = config.connect_timeout;
+    let (mut client, connection) = tokio::time::timeout(after, pg_config.connect(tls))
         .await
+        .map_err(|_| DbError::Timeout {
+            context: "connect for migrations",
+            after,
+        })?
         .context("connect for migrations")?;
     let driver = tokio::spawn(connection);
     let report = embedded::migrations::runner()
@@ -161,4 +309,86 @@ pub async fn migrate(config: &DatabaseConfig) -> Result<Vec<String>, DbError> {
         .iter()
         .map(|m| m.to_string())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(url: &str, allow_plaintext: bool) -> Result<SslMode, String> {
+        parse_url(&SecretString::from(url), allow_plaintext)
+            .map(|c| c.get_ssl_mode())
+            .map_err(|e| e.to_string())
+    }
+
+    const BASE: &str = "postgres://trader:hunter2@db.example/tft";
+
+    #[test]
+    fn no_sslmode_means_verified_tls() {
+        assert_eq!(mode(BASE, false), Ok(SslMode::Require));
+        assert_eq!(
+            mode(&format!("{BASE}?application_name=x"), true),
+            Ok(SslMode::Require)
+        );
+        assert_eq!(
+            mode("host=db.example user=trader", false),
+            Ok(SslMode::Require)
+        );
+    }
+
+    #[test]
+    fn require_verify_ca_and_verify_full_mean_verified_tls() {
+        for m in ["require", "verify-ca", "verify-full"] {
+            assert_eq!(
+                mode(&format!("{BASE}?sslmode={m}"), false),
+                Ok(SslMode::Require),
+                "{m}"
+            );
+            assert_eq!(
+                mode(&format!("host=db.example sslmode={m}"), false),
+                Ok(SslMode::Require)
+            );
+        }
+    }
+
+    #[test]
+    fn prefer_and_allow_are_refused_without_the_password() {
+        for m in ["prefer", "allow"] {
+            for allow_plaintext in [false, true] {
+                let err = mode(&format!("{BASE}?sslmode={m}"), allow_plaintext).unwrap_err();
+                assert!(err.contains(&format!("sslmode={m}")), "{err}");
+                assert!(!err.contains("hunter2"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn disable_needs_the_plaintext_flag() {
+        let url = format!("{BASE}?sslmode=disable");
+        let err = mode(&url, false).unwrap_err();
+        assert!(err.contains("DATABASE_ALLOW_PLAINTEXT=1"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(mode(&url, true), Ok(SslMode::Disable));
+        assert_eq!(mode("host=h sslmode='disable'", true), Ok(SslMode::Disable));
+    }
+
+    #[test]
+    fn the_last_sslmode_wins_as_in_libpq() {
+        let url = format!("{BASE}?sslmode=disable&sslmode=verify-full");
+        assert_eq!(mode(&url, false), Ok(SslMode::Require));
+        let url = format!("{BASE}?sslmode=verify-full&sslmode=prefer");
+        assert!(mode(&url, true).is_err());
+    }
+
+    #[test]
+    fn an_sslmode_inside_the_password_is_not_read() {
+        let url = "postgres://trader:x&sslmode=disable@db.example/tft";
+        assert_eq!(sslmode_in(url), None);
+    }
+
+    #[test]
+    fn an_unknown_sslmode_is_refused() {
+        let err = mode(&format!("{BASE}?sslmode=verify_full"), true).unwrap_err();
+        assert!(err.contains("unknown sslmode"), "{err}");
+    }
 }

@@ -12,11 +12,10 @@
 //! regime and never gets a feature row, so it is never a candidate.
 
 use chrono::{Days, NaiveDate};
-use deadpool_postgres::Pool;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::adapters::db::{DbError, QueryContext};
+use crate::adapters::db::{self, DbError, Pool, QueryContext};
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::feature_store;
 use crate::adapters::price_store;
@@ -193,7 +192,9 @@ impl BuildFeatures {
 
         let counts = {
             let mut client = self.pool.get().await.map_err(DbError::from)?;
-            let tx = client.transaction().await.context("begin features")?;
+            let tx = db::begin(&mut client, self.pool.statement_timeout())
+                .await
+                .context("begin features")?;
             let counts =
                 feature_store::upsert_features(&*tx, &schema_hash, FEATURE_SCHEMA.len(), &rows)
                     .await?;

@@ -6,9 +6,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use deadpool_postgres::Pool;
 
-use crate::adapters::db::{DbError, QueryContext};
+use crate::adapters::db::{self, DbError, Pool, QueryContext};
 use crate::adapters::reddit_store;
 use crate::config::PriceJobConfig;
 use crate::core::calendar::new_york_date;
@@ -43,8 +42,7 @@ pub async fn recompute_days(pool: &Pool, days: &[NaiveDate]) -> Result<u64, DbEr
     let mut client = pool.get().await?;
     for day in days {
         let window = SentimentWindow::for_trading_date(*day);
-        let tx = client
-            .transaction()
+        let tx = db::begin(&mut client, pool.statement_timeout())
             .await
             .context("begin daily sentiment")?;
         let items = reddit_store::scored_items_between(&*tx, window.start, window.cutoff).await?;

@@ -29,13 +29,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use deadpool_postgres::Pool;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::GenericClient;
 
 use crate::adapters::breaker_store::{self, RecordedBreakerEvent};
-use crate::adapters::db::DbError;
+use crate::adapters::db::{self, DbError, Pool};
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::portfolio_store::{
     self, EquityMark, LivePortfolio, PendingEntry, RejectionRecord,
@@ -283,8 +282,7 @@ impl GenerateSignals {
             return Err(GenerateError::NoPredictions(date));
         };
 
-        let tx = client
-            .transaction()
+        let tx = db::begin(&mut client, self.pool.statement_timeout())
             .await
             .map_err(|e| db(e, "begin the signal run"))?;
         let account = portfolio_store::lock(&*tx)

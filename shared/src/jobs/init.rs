@@ -1,9 +1,7 @@
 //! What every function builds once per container (and `tft run` once per command): the
 //! configuration, the database pool, and the bus publisher.
 
-use deadpool_postgres::Pool;
-
-use crate::adapters::db;
+use crate::adapters::db::{self, Pool};
 use crate::adapters::eventbridge::EventPublisher;
 use crate::config::Config;
 

@@ -22,12 +22,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::America::New_York;
-use deadpool_postgres::Pool;
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::adapters::db::DbError;
+use crate::adapters::db::{self, DbError, Pool};
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::portfolio_store::{self, PendingEntry};
 use crate::adapters::quote::QuoteClient;
@@ -334,10 +333,12 @@ impl MonitorPositions {
             return Ok(Booked::default());
         };
         let mut client = self.pool.get().await.map_err(DbError::from)?;
-        let tx = client.transaction().await.map_err(|e| DbError::Query {
-            context: "begin a fill",
-            source: e,
-        })?;
+        let tx = db::begin(&mut client, self.pool.statement_timeout())
+            .await
+            .map_err(|e| DbError::Query {
+                context: "begin a fill",
+                source: e,
+            })?;
         let Some(account) = portfolio_store::lock(&*tx).await? else {
             return Ok(Booked::default());
         };
@@ -412,10 +413,12 @@ impl MonitorPositions {
             });
         };
         let mut client = self.pool.get().await.map_err(DbError::from)?;
-        let tx = client.transaction().await.map_err(|e| DbError::Query {
-            context: "begin a close",
-            source: e,
-        })?;
+        let tx = db::begin(&mut client, self.pool.statement_timeout())
+            .await
+            .map_err(|e| DbError::Query {
+                context: "begin a close",
+                source: e,
+            })?;
         let Some(account) = portfolio_store::lock(&*tx).await? else {
             return Ok(Booked::default());
         };

@@ -7,11 +7,10 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::Pool;
 use futures::StreamExt;
 use secrecy::SecretString;
 
-use crate::adapters::db::DbError;
+use crate::adapters::db::{DbError, Pool};
 use crate::adapters::email::{self, EmailError, EmailSender, EmailSettings};
 use crate::adapters::outbox::{self, Channel, FailureOutcome, OutboxMessage, RetryPolicy};
 #[cfg(feature = "smtp")]

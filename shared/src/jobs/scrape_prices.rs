@@ -14,11 +14,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
-use deadpool_postgres::Pool;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::adapters::db::{DbError, QueryContext};
+use crate::adapters::db::{self, DbError, Pool, QueryContext};
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::price_store::{self, PriceRow};
 use crate::adapters::yahoo::{YahooClient, YahooError};
@@ -352,8 +351,7 @@ impl ScrapePrices {
         let rows = price_rows(ticker, &merged, start);
 
         let mut client = self.pool.get().await.map_err(DbError::from)?;
-        let tx = client
-            .transaction()
+        let tx = db::begin(&mut client, self.pool.statement_timeout())
             .await
             .context("begin the price upsert")?;
         let counts = price_store::upsert_prices(&*tx, &rows).await?;

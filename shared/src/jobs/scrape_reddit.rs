@@ -12,11 +12,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use deadpool_postgres::Pool;
 use serde::Serialize;
 use std::time::Duration as StdDuration;
 
-use crate::adapters::db::{DbError, QueryContext};
+use crate::adapters::db::{self, DbError, Pool, QueryContext};
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::reddit::{
     RedditClient, RedditCredentials, RedditError, RedditItem, RedditSettings, Sort,
@@ -332,8 +331,7 @@ impl ScrapeReddit {
         }
 
         let mut client = self.pool.get().await.map_err(DbError::from)?;
-        let tx = client
-            .transaction()
+        let tx = db::begin(&mut client, self.pool.statement_timeout())
             .await
             .context("begin the reddit upsert")?;
         let counts = reddit_store::upsert_items(&*tx, &rows).await?;
