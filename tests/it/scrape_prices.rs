@@ -381,15 +381,19 @@ async fn a_retryable_failure_fails_the_run_after_announcing_a_permanent_one_does
     let publisher = EventPublisher::new(eventbridge.clone(), bus.bus_name.clone());
     let run = scheduled_event("2022-01-31T21:30:00Z");
 
-    let with_broke = job(&test_db, &yahoo, &["MSFT", "BROKE", "GONE"])
-        .with_events(Some(publisher.clone()));
+    let with_broke =
+        job(&test_db, &yahoo, &["MSFT", "BROKE", "GONE"]).with_events(Some(publisher.clone()));
     let err = with_broke
         .handle(&run, FetchWindow::Incremental)
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("BROKE") && err.contains("retryable"), "{err}");
-    assert_eq!(count_rows(&test_db, "MSFT").await, 252, "what succeeded is stored");
+    assert_eq!(
+        count_rows(&test_db, "MSFT").await,
+        252,
+        "what succeeded is stored"
+    );
     let events = bus.drain().await;
     assert_eq!(events.len(), 1, "what succeeded is announced: {events:#?}");
     assert_eq!(events[0]["detail"]["tickers"], json!(["MSFT"]));
@@ -410,4 +414,136 @@ async fn a_retryable_failure_fails_the_run_after_announcing_a_permanent_one_does
         .unwrap_err()
         .to_string();
     assert!(err.contains("nothing for the next step"), "{err}");
+}
+
+/// A content checksum of stock_prices (no physical columns): equal tables, equal sums.
+async fn prices_content(test_db: &TestDb) -> (i64, String) {
+    let client = test_db.pool.get().await.unwrap();
+    let r = client
+        .query_one(
+            "SELECT count(*), coalesce(md5(string_agg(concat_ws(',', ticker, date, open, high, low, close, \
+                    adjusted_close, volume, rsi, macd, sma_200), '|' ORDER BY ticker, date)), '') FROM stock_prices",
+            &[],
+        )
+        .await
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
+/// Fault injection (issue 11): the database connection drops in the middle of NVDA's
+/// upsert. Each ticker is its own transaction: NVDA's rolls back whole (no row of it),
+/// the others commit; the run fails (a retryable failure left NVDA undone). The re-run
+/// with the same event completes: the table equals a clean run's, nothing lost or doubled.
+/// Then every connection of the pool is terminated (as a PostgreSQL restart does) and
+/// the next run still works on the same pool, without a new container.
+#[tokio::test]
+async fn a_connection_dropped_mid_batch_loses_nothing_and_the_rerun_completes() {
+    let yahoo = MockServer::start().await;
+    serve(&yahoo, "TSLA", read_fixture(TSLA)).await;
+    serve(&yahoo, "MSFT", read_fixture(MSFT)).await;
+    serve(&yahoo, "NVDA", read_fixture(NVDA)).await;
+    let run = scheduled_event("2022-01-31T21:30:00Z");
+    let watchlist = ["MSFT", "NVDA", "TSLA"];
+
+    let clean = TestDb::new().await;
+    job(&clean, &yahoo, &watchlist)
+        .handle(&run, FetchWindow::Incremental)
+        .await
+        .unwrap();
+
+    let faulty = TestDb::new().await;
+    faulty
+        .drop_connection_once_on("stock_prices", "INSERT", "NEW.ticker = 'NVDA'")
+        .await;
+    let job = job(&faulty, &yahoo, &watchlist);
+    let err = job
+        .handle(&run, FetchWindow::Incremental)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(faulty.faults_fired().await, 1);
+    assert!(err.contains("NVDA") && err.contains("retryable"), "{err}");
+    assert_eq!(count_rows(&faulty, "NVDA").await, 0, "NVDA's transaction rolled back whole");
+    assert_eq!(count_rows(&faulty, "MSFT").await, 252);
+
+    let again = job.handle(&run, FetchWindow::Incremental).await.unwrap();
+    assert_eq!(again.tickers_ok, watchlist);
+    assert_eq!(prices_content(&faulty).await, prices_content(&clean).await);
+
+    assert!(faulty.terminate_all_connections().await >= 1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after_restart = job.handle(&run, FetchWindow::Incremental).await.unwrap();
+    assert_eq!((after_restart.rows_inserted, after_restart.rows_updated), (0, 0));
+    assert_eq!(prices_content(&faulty).await, prices_content(&clean).await);
+}
+
+/// Fault injection (issue 11): Yahoo answers 200 with a truncated body, with something
+/// that is not JSON, and with an empty result set. Each is that ticker's permanent
+/// failure with a clear reason; the others are stored and the day goes on.
+#[tokio::test]
+async fn a_200_with_a_truncated_non_json_or_empty_body_fails_that_ticker_alone() {
+    let test_db = TestDb::new().await;
+    let yahoo = MockServer::start().await;
+    serve(&yahoo, "MSFT", read_fixture(MSFT)).await;
+    let full = read_fixture(TSLA);
+    serve(&yahoo, "CUT", full[..full.len() / 2].to_string()).await;
+    serve(&yahoo, "HTML", "<html><body>Will be right back</body></html>".into()).await;
+    serve(&yahoo, "NONE", r#"{"chart":{"result":[],"error":null}}"#.into()).await;
+    let s = job(&test_db, &yahoo, &["MSFT", "CUT", "HTML", "NONE"])
+        .handle(&scheduled_event("2022-01-31T21:30:00Z"), FetchWindow::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(s.tickers_ok, ["MSFT"]);
+    let failed: Vec<(&str, &str)> = s
+        .tickers_failed
+        .iter()
+        .map(|f| (f.ticker.as_str(), f.error.as_str()))
+        .collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    for (ticker, error) in &failed {
+        assert!(error.contains(ticker) || error.contains("malformed") || error.contains("no data"), "{ticker}: {error}");
+    }
+    assert_eq!(s.counts.failed_permanent, 3);
+    assert_eq!(count_rows(&test_db, "MSFT").await, 252);
+    for t in ["CUT", "HTML", "NONE"] {
+        assert_eq!(count_rows(&test_db, t).await, 0);
+    }
+}
+
+/// Issue 11, defect 1 (retry budgets inside the caller's deadline): a ticker whose Yahoo
+/// answers hang does not hold the run past its deadline: at the deadline it is reported
+/// failed (retryable: the run fails, so its retry fetches it), and what finished is
+/// stored and announced.
+#[tokio::test]
+async fn a_hanging_ticker_is_cut_at_the_runs_deadline() {
+    let test_db = TestDb::new().await;
+    let yahoo = MockServer::start().await;
+    serve(&yahoo, "MSFT", read_fixture(MSFT)).await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/SLOW"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&yahoo)
+        .await;
+    let mut job = job(&test_db, &yahoo, &["MSFT", "SLOW"]);
+    job.yahoo = YahooClient::new(YahooSettings {
+        base_url: yahoo.uri(),
+        request_timeout: Duration::from_secs(120),
+        ..YahooSettings::default()
+    })
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let err = tokio::time::timeout(
+        Duration::from_secs(15),
+        job.handle_until(
+            &scheduled_event("2022-01-31T21:30:00Z"),
+            FetchWindow::Incremental,
+            deadline,
+        ),
+    )
+    .await
+    .expect("the run ends at its deadline")
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("SLOW") && err.contains("deadline"), "{err}");
+    assert_eq!(count_rows(&test_db, "MSFT").await, 252);
 }
