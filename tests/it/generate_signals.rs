@@ -712,7 +712,41 @@ async fn generate_signals_trades_a_day_once_even_after_a_promotion() {
     }
     assert_eq!(count(&db, "SELECT count(*) FROM signal_runs").await, 1);
     assert_eq!(
-        count(&db, "SELECT count(*) FROM trading_signals WHERE signal = 'BUY'").await,
+        count(
+            &db,
+            "SELECT count(*) FROM trading_signals WHERE signal = 'BUY'"
+        )
+        .await,
         2
     );
+}
+
+/// Fault injection (issue 11): the connection drops while generate-signals inserts BBB's
+/// signal. The day is one transaction: nothing of it commits (no run, no signal, no
+/// outbox row, no cash moved). The re-run with the same event completes and leaves what
+/// a clean run leaves.
+#[tokio::test]
+async fn a_connection_dropped_mid_day_rolls_the_day_back_whole_and_the_rerun_completes() {
+    let clean = TestDb::new().await;
+    let d = monday(&clean).await;
+    job(&clean, None).handle(&request(d)).await.unwrap();
+
+    let faulty = TestDb::new().await;
+    monday(&faulty).await;
+    faulty
+        .drop_connection_once_on("trading_signals", "INSERT", "NEW.ticker = 'BBB'")
+        .await;
+    let job = job(&faulty, None);
+    assert!(job.handle(&request(d)).await.is_err());
+    assert_eq!(faulty.faults_fired().await, 1);
+    assert_eq!(count(&faulty, "SELECT count(*) FROM signal_runs").await, 0);
+    assert_eq!(
+        footprint(&faulty).await,
+        (0, 0, 0, 0, 100_000.0),
+        "the day rolled back whole"
+    );
+    let s = job.handle(&request(d)).await.unwrap();
+    assert!(!s.already_generated);
+    assert_eq!(footprint(&faulty).await, footprint(&clean).await);
+    assert_eq!(count(&faulty, "SELECT count(*) FROM signal_runs").await, 1);
 }

@@ -976,7 +976,10 @@ async fn a_stop_closes_while_other_quotes_hang_and_the_rest_are_unpriced_at_the_
     assert_eq!(closed, ["AAPL"], "{s:?}");
     let unpriced: Vec<&str> = s.failures.iter().map(|f| f.ticker.as_str()).collect();
     assert_eq!(unpriced, slow, "{s:?}");
-    assert!(s.failures.iter().all(|f| f.error.contains("deadline")), "{s:?}");
+    assert!(
+        s.failures.iter().all(|f| f.error.contains("deadline")),
+        "{s:?}"
+    );
     assert_eq!(s.unpriced, slow.map(String::from).to_vec());
     for id in slow_ids {
         assert_eq!(signal_row(&db, id).await, (true, None, None, Some(205.0)));
@@ -1008,4 +1011,88 @@ async fn a_position_without_an_entry_date_is_read_as_entered_the_session_after_i
     let yahoo = yahoo().await;
     let s = monitor(&db, &yahoo, None).handle(now()).await.unwrap();
     assert_eq!(s.checked, 1, "{s:?}");
+}
+
+/// Fault injection (issue 11): the connection drops while the monitor books MSFT's close
+/// (both AAPL and MSFT are at their targets). Each close is its own transaction: AAPL's
+/// commits, MSFT's rolls back whole (still open, no cash, no notification) and is
+/// reported; the next run closes MSFT. Each position closed once, cash and the outbox
+/// as if nothing had happened.
+#[tokio::test]
+async fn a_connection_dropped_mid_close_loses_no_close_and_doubles_none() {
+    let db = TestDb::new().await;
+    let aapl = open(&db, "AAPL", day("2025-03-20"), 205.0, 0.0375, 0.075, 10).await;
+    let msft = open(&db, "MSFT", day("2025-03-20"), 205.0, 0.0375, 0.075, 10).await;
+    let cash_before = portfolio_cash(&db).await;
+    db.drop_connection_once_on(
+        "trading_signals",
+        "UPDATE",
+        "NEW.ticker = 'MSFT' AND NOT NEW.is_active",
+    )
+    .await;
+    let yahoo = yahoo().await;
+    let job = monitor(&db, &yahoo, None);
+    let first = job.handle(now()).await.unwrap();
+    assert_eq!(db.faults_fired().await, 1);
+    let closed: Vec<&str> = first.closed.iter().map(|c| c.ticker.as_str()).collect();
+    assert_eq!(closed, ["AAPL"], "{first:?}");
+    assert_eq!(first.failures.len(), 1, "{first:?}");
+    assert!(!signal_row(&db, aapl).await.0);
+    assert!(
+        signal_row(&db, msft).await.0,
+        "MSFT's close rolled back whole"
+    );
+
+    let second = job.handle(now()).await.unwrap();
+    let closed: Vec<&str> = second.closed.iter().map(|c| c.ticker.as_str()).collect();
+    assert_eq!(closed, ["MSFT"], "{second:?}");
+    assert!(job.handle(now()).await.unwrap().closed.is_empty());
+    let per = 10.0 * 205.0 * 1.075 * 0.9995 * 0.9995;
+    let cash = portfolio_cash(&db).await;
+    assert!((cash - (cash_before + 2.0 * per)).abs() < 1e-6, "{cash}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM notification_outbox WHERE event_type = 'signal.closed'"
+        )
+        .await,
+        4,
+        "two closes, two channels each, once"
+    );
+}
+
+/// Fault injection (issue 11): Yahoo answers the live quote with 200 and a truncated
+/// body, or an empty result set: the position is unpriced and untouched, reported, and
+/// the run does not fail.
+#[tokio::test]
+async fn a_truncated_or_empty_quote_leaves_the_position_unpriced() {
+    let db = TestDb::new().await;
+    let ids = [
+        open(&db, "CUT", day("2025-03-20"), 205.0, 0.0375, 0.075, 10).await,
+        open(&db, "NONE", day("2025-03-20"), 205.0, 0.0375, 0.075, 10).await,
+    ];
+    let yahoo = MockServer::start().await;
+    let body = read_fixture(QUOTE).replace("\"symbol\":\"AAPL\"", "\"symbol\":\"CUT\"");
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/CUT"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(body[..body.len() / 3].to_string(), "application/json"),
+        )
+        .mount(&yahoo)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v8/finance/chart/NONE"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"chart":{"result":[],"error":null}}"#,
+            "application/json",
+        ))
+        .mount(&yahoo)
+        .await;
+    let s = monitor(&db, &yahoo, None).handle(now()).await.unwrap();
+    assert_eq!(s.unpriced, ["CUT", "NONE"], "{s:?}");
+    assert_eq!(s.checked, 0);
+    for id in ids {
+        assert_eq!(signal_row(&db, id).await, (true, None, None, Some(205.0)));
+    }
 }

@@ -776,8 +776,17 @@ async fn a_notify_run_with_a_retryable_failure_fails_and_a_given_up_message_does
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("retryable") && err.contains("1 retried"), "{err}");
-    assert_eq!(row(&test_db, "signal.opened:30:webhook").await.message.attempts, 1);
+    assert!(
+        err.contains("retryable") && err.contains("1 retried"),
+        "{err}"
+    );
+    assert_eq!(
+        row(&test_db, "signal.opened:30:webhook")
+            .await
+            .message
+            .attempts,
+        1
+    );
 
     let gone = receiver(410).await;
     enqueue(&test_db, &opened(31, Channel::Webhook)).await;
@@ -835,7 +844,10 @@ async fn a_message_is_retried_for_a_day_then_given_up() {
                      created_at = now() - $2::int8 * interval '1 hour', \
                      retry_since = now() - $2::int8 * interval '1 hour' \
                  WHERE idempotency_key = $1",
-                &[&format!("signal.opened:{entity}:webhook"), &(age_hours as i64)],
+                &[
+                    &format!("signal.opened:{entity}:webhook"),
+                    &(age_hours as i64),
+                ],
             )
             .await
             .unwrap();
@@ -845,8 +857,14 @@ async fn a_message_is_retried_for_a_day_then_given_up() {
         .await
         .unwrap();
     assert_eq!((s.claimed, s.retried, s.given_up), (2, 1, 1), "{s:?}");
-    assert!(row(&test_db, "signal.opened:60:webhook").await.failed_at.is_none());
-    assert!(row(&test_db, "signal.opened:61:webhook").await.failed_at.is_some());
+    assert!(row(&test_db, "signal.opened:60:webhook")
+        .await
+        .failed_at
+        .is_none());
+    assert!(row(&test_db, "signal.opened:61:webhook")
+        .await
+        .failed_at
+        .is_some());
 }
 
 /// Issue 11, defect 6: generate-signals and the monitor queue both channels (they do not
@@ -860,10 +878,18 @@ async fn rows_of_an_unconfigured_channel_are_skipped_not_failed() {
     enqueue(&test_db, &opened(70, Channel::Email)).await;
     let sender = notifier(&test_db, format!("{}/hook", ok.uri()));
     let s = sender.handle().await.unwrap();
-    assert_eq!((s.sent, s.skipped, s.retried, s.given_up), (1, 1, 0, 0), "{s:?}");
+    assert_eq!(
+        (s.sent, s.skipped, s.retried, s.given_up),
+        (1, 1, 0, 0),
+        "{s:?}"
+    );
     let email = row(&test_db, "signal.opened:70:email").await;
     assert!(email.skipped_at.is_some() && email.failed_at.is_none() && email.sent_at.is_none());
-    assert!(email.last_error.as_deref().unwrap().contains("not configured"));
+    assert!(email
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("not configured"));
     assert_eq!(sender.run().await.unwrap().claimed, 0);
 }
 
@@ -888,7 +914,8 @@ async fn plain_http_is_refused_unless_allowed_and_redirects_are_not_followed() {
     Mock::given(method("POST"))
         .and(path("/hook"))
         .respond_with(
-            ResponseTemplate::new(307).insert_header("Location", format!("{}/elsewhere", server.uri())),
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/elsewhere", server.uri())),
         )
         .mount(&server)
         .await;
@@ -927,7 +954,10 @@ async fn a_delivery_is_abandoned_before_its_lease_ends() {
     enqueue(&test_db, &opened(90, Channel::Webhook)).await;
     let sender = Notifier::new(
         test_db.pool.clone(),
-        Some(webhook(format!("{}/hook", slow.uri()), Duration::from_secs(30))),
+        Some(webhook(
+            format!("{}/hook", slow.uri()),
+            Duration::from_secs(30),
+        )),
         None,
         SendOptions {
             lease: Duration::from_secs(2),
@@ -940,7 +970,11 @@ async fn a_delivery_is_abandoned_before_its_lease_ends() {
         .unwrap();
     assert_eq!((s.sent, s.retried), (0, 1), "{s:?}");
     let stored = row(&test_db, "signal.opened:90:webhook").await;
-    assert!(stored.last_error.as_deref().unwrap().contains("lease"), "{:?}", stored.last_error);
+    assert!(
+        stored.last_error.as_deref().unwrap().contains("lease"),
+        "{:?}",
+        stored.last_error
+    );
 }
 
 /// Issue 11, defect 6: the provider's message id is recorded with the send (SES on moto),
@@ -963,26 +997,89 @@ async fn the_provider_message_id_is_recorded_and_given_up_messages_can_be_requeu
         to: vec![format!("t-{suffix}@example.com")],
     })
     .await;
-    let sender = Notifier::new(test_db.pool.clone(), None, Some(email), SendOptions::default());
+    let sender = Notifier::new(
+        test_db.pool.clone(),
+        None,
+        Some(email),
+        SendOptions::default(),
+    );
     assert_eq!(sender.run().await.unwrap().sent, 1);
     let stored = row(&test_db, "signal.opened:95:email").await;
     assert!(stored.sent_at.is_some());
     assert!(
-        stored.provider_message_id.as_deref().is_some_and(|id| !id.is_empty()),
+        stored
+            .provider_message_id
+            .as_deref()
+            .is_some_and(|id| !id.is_empty()),
         "{stored:?}"
     );
 
     let gone = receiver(410).await;
     enqueue(&test_db, &opened(96, Channel::Webhook)).await;
-    notifier(&test_db, format!("{}/hook", gone.uri())).run().await.unwrap();
+    notifier(&test_db, format!("{}/hook", gone.uri()))
+        .run()
+        .await
+        .unwrap();
     let client = test_db.pool.get().await.unwrap();
-    let given_up = outbox::list(&**client, outbox::ListFilter::GivenUp, 50).await.unwrap();
+    let given_up = outbox::list(&**client, outbox::ListFilter::GivenUp, 50)
+        .await
+        .unwrap();
     assert_eq!(given_up.len(), 1);
-    assert_eq!(given_up[0].message.idempotency_key, "signal.opened:96:webhook");
-    assert_eq!(outbox::requeue(&**client, &["signal.opened:96:webhook".to_string()]).await.unwrap(), 1);
+    assert_eq!(
+        given_up[0].message.idempotency_key,
+        "signal.opened:96:webhook"
+    );
+    assert_eq!(
+        outbox::requeue(&**client, &["signal.opened:96:webhook".to_string()])
+            .await
+            .unwrap(),
+        1
+    );
     let requeued = row(&test_db, "signal.opened:96:webhook").await;
     assert!(requeued.failed_at.is_none() && requeued.next_attempt_at <= Utc::now());
     let ok = receiver(200).await;
     drop(client);
-    assert_eq!(notifier(&test_db, format!("{}/hook", ok.uri())).run().await.unwrap().sent, 1);
+    assert_eq!(
+        notifier(&test_db, format!("{}/hook", ok.uri()))
+            .run()
+            .await
+            .unwrap()
+            .sent,
+        1
+    );
+}
+
+/// Fault injection (issue 11): the connection drops while the sender marks a delivered
+/// webhook sent. The mark is retried on a fresh connection, so the message is marked
+/// sent and never sent again: the receiver got it exactly once.
+#[tokio::test]
+async fn a_connection_dropped_while_marking_a_sent_message_does_not_resend_it() {
+    let test_db = TestDb::new().await;
+    let ok = receiver(200).await;
+    enqueue(&test_db, &opened(97, Channel::Webhook)).await;
+    test_db
+        .drop_connection_once_on("notification_outbox", "UPDATE", "NEW.sent_at IS NOT NULL")
+        .await;
+    let sender = notifier(&test_db, format!("{}/hook", ok.uri()));
+    let s = sender.run().await.unwrap();
+    assert_eq!(test_db.faults_fired().await, 1);
+    assert_eq!((s.sent, s.unmarked), (1, 0), "{s:?}");
+    // Even once its lease is over, nothing is due again.
+    test_db
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE notification_outbox SET next_attempt_at = now()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sender.run().await.unwrap().claimed, 0);
+    assert_eq!(ok.received_requests().await.unwrap().len(), 1);
+    assert!(row(&test_db, "signal.opened:97:webhook")
+        .await
+        .sent_at
+        .is_some());
 }

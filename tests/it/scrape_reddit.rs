@@ -256,3 +256,67 @@ async fn a_failing_thread_keeps_its_subreddits_posts_and_is_reported() {
         .get(0);
     assert_eq!(stored, 200);
 }
+
+/// Fault injection (issue 11): Reddit answers 200 with a truncated listing for one
+/// subreddit and an empty one for another: the first is reported failed with the reason,
+/// the second stores nothing and is fine, and the run (one subreddit left) succeeds.
+#[tokio::test]
+async fn a_truncated_listing_fails_its_subreddit_alone_and_an_empty_one_is_fine() {
+    let test_db = TestDb::new().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/access_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"access_token": "t0ken", "token_type": "bearer", "expires_in": 3600, "scope": "*"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let listing = std::fs::read_to_string(fixture_path(NEW)).unwrap();
+    Mock::given(method("GET"))
+        .and(path("/r/cut/new"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(listing[..listing.len() / 2].to_string(), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    for p in ["/r/quiet/new", "/r/quiet/hot"] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(EMPTY, "application/json"))
+            .mount(&server)
+            .await;
+    }
+    let reddit = RedditClient::new(
+        RedditSettings {
+            auth_url: server.uri(),
+            api_url: server.uri(),
+            user_agent: "linux:tft-trader-test:0.1 (by /u/tft-trader)".into(),
+            request_timeout: Duration::from_secs(5),
+            max_retries: 1,
+            min_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+            ..RedditSettings::default()
+        },
+        RedditCredentials::client_credentials("app", SecretString::from("secret")),
+    )
+    .unwrap();
+    let job = ScrapeReddit {
+        pool: test_db.pool.clone(),
+        reddit,
+        config: RedditJobConfig {
+            subreddits: vec!["cut".into(), "quiet".into()],
+            ..RedditJobConfig::default()
+        },
+        events: None,
+    };
+    let s = job
+        .handle("2016-03-01T09:25:00Z".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(s.failed.len(), 1, "{s:?}");
+    assert_eq!(s.failed[0].subreddit, "cut");
+    assert_eq!(s.subreddits.len(), 1);
+    assert_eq!((s.subreddits[0].posts_fetched, s.rows_inserted), (0, 0));
+}

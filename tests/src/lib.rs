@@ -108,6 +108,65 @@ impl TestDb {
     pub fn url(&self) -> &str {
         self.database.url.expose_secret()
     }
+
+    /// Fault injection: the first write to `table` of a row matching `condition` (a
+    /// trigger `WHEN` clause over `NEW`) terminates the writing connection from inside
+    /// its transaction, as a database failover or a network cut would; later writes pass.
+    /// A sequence counts the firing: it is not rolled back with the killed transaction.
+    pub async fn drop_connection_once_on(&self, table: &str, ops: &str, condition: &str) {
+        let sql = format!(
+            "CREATE SEQUENCE IF NOT EXISTS fault_fired; \
+             CREATE OR REPLACE FUNCTION fault_drop_connection() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN \
+               IF nextval('fault_fired') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF; \
+               RETURN NEW; \
+             END $$; \
+             CREATE TRIGGER fault_on_{table} BEFORE {ops} ON {table} FOR EACH ROW WHEN ({condition}) \
+             EXECUTE FUNCTION fault_drop_connection();"
+        );
+        self.pool
+            .get()
+            .await
+            .expect("a connection")
+            .batch_execute(&sql)
+            .await
+            .expect("install the fault trigger");
+    }
+
+    /// How many times an injected fault fired (0 or 1).
+    pub async fn faults_fired(&self) -> i64 {
+        self.pool
+            .get()
+            .await
+            .expect("a connection")
+            .query_one(
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM fault_fired",
+                &[],
+            )
+            .await
+            .expect("the fault sequence")
+            .get(0)
+    }
+
+    /// Terminates every connection to this database (from the cluster's admin
+    /// connection), as a PostgreSQL restart does to a warm pool.
+    pub async fn terminate_all_connections(&self) -> i64 {
+        let admin_url = required_env("DATABASE_URL");
+        let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test cluster");
+        tokio::spawn(connection);
+        let killed: i64 = admin
+            .query_one(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&self.name],
+            )
+            .await
+            .expect("terminate the connections")
+            .get(0);
+        killed
+    }
 }
 
 /// The local AWS stand-in (moto server) the harness started.

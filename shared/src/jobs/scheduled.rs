@@ -165,12 +165,52 @@ mod tests {
         }
     }
 
+    /// Fault injection (issue 11): every function given a malformed event. The daily
+    /// steps (scrape-prices, build-features, predict: `DailyRun`; generate-signals:
+    /// `SignalsRequest`) refuse each with an error that names what is wrong; the 15-minute
+    /// and hourly ones (monitor, scrape-reddit: `event_time_or_now`) refuse a garbled time
+    /// and run as of now only when there is no time at all. notify reads no input.
+    #[test]
+    fn every_function_refuses_a_malformed_event() {
+        use crate::jobs::generate_signals::SignalsRequest;
+        let now: DateTime<Utc> = "2021-01-04T15:00:00Z".parse().unwrap();
+        let malformed = [
+            json!(null),
+            json!([]),
+            json!("predictions.ready"),
+            json!({"detail": "2021-01-04"}),
+            json!({"detail": {"trading_date": 20210104}}),
+            json!({"detail": {"trading_date": "2021-02-30"}}),
+            json!({"time": "yesterday"}),
+            json!({"time": "2021-01-04T21:30:00Z", "detail": {"tickers": "AAPL"}}),
+            json!({"time": "2021-01-04T21:30:00Z", "detail": {"tickers": ["AAPL", "<script>"]}}),
+            json!({"time": "2021-01-04T21:30:00Z", "detail": {"model_version": 7}}),
+        ];
+        for event in &malformed {
+            let daily = DailyRun::from_event(event);
+            let signals = SignalsRequest::from_event(event);
+            let model_only = event.pointer("/detail/model_version").is_some();
+            assert!(daily.is_err() || model_only, "DailyRun accepted {event}");
+            assert!(signals.is_err(), "SignalsRequest accepted {event}");
+            let timed = event_time_or_now(event, now);
+            match event.get("time") {
+                Some(serde_json::Value::String(t)) if t.ends_with('Z') => {
+                    assert!(timed.is_ok(), "{event}")
+                }
+                Some(_) => assert!(timed.is_err(), "a garbled time ran as now: {event}"),
+                None => assert_eq!(timed, Ok(now), "{event}"),
+            }
+        }
+    }
+
     /// Issue 11, defect 8: `detail.tickers` is checked: a list of ticker symbols, not
     /// empty, stored spelling (`brk.b` → `BRK-B`).
     #[test]
     fn detail_tickers_are_checked() {
         let with = |tickers: serde_json::Value| {
-            DailyRun::from_event(&json!({"detail": {"trading_date": "2021-01-04", "tickers": tickers}}))
+            DailyRun::from_event(
+                &json!({"detail": {"trading_date": "2021-01-04", "tickers": tickers}}),
+            )
         };
         assert_eq!(
             with(json!(["aapl", "brk.b"])).unwrap().tickers.unwrap(),
