@@ -5,9 +5,9 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::adapters::yahoo::YahooClient;
 use shared::jobs::daily_sentiment::RedditTrending;
-use shared::jobs::init::FunctionContext;
+use shared::jobs::init::{run_deadline, FunctionContext};
 use shared::jobs::scheduled::DailyRun;
-use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices};
+use shared::jobs::scrape_prices::{FetchWindow, ScrapePrices, DEADLINE_MARGIN};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -29,7 +29,11 @@ async fn main() -> Result<(), Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let run = DailyRun::from_event(&event.payload)?;
-        let summary = job.handle(&run, FetchWindow::Incremental).await?;
+        // Ends before the function's timeout: what is not done by then fails the run.
+        let deadline = run_deadline(event.context.deadline, DEADLINE_MARGIN);
+        let summary = job
+            .handle_until(&run, FetchWindow::Incremental, deadline)
+            .await?;
         Ok::<_, Error>(serde_json::to_value(summary)?)
     }))
     .await

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use chrono::{Days, NaiveDate};
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::adapters::db::{self, DbError, Pool, QueryContext};
 use crate::adapters::eventbridge::EventPublisher;
@@ -57,6 +58,8 @@ pub enum TickerError {
     Yahoo(#[from] YahooError),
     #[error("database: {0}")]
     Db(#[from] DbError),
+    #[error("not done before the run's deadline")]
+    Deadline,
 }
 
 impl TickerError {
@@ -90,12 +93,18 @@ pub struct TickerFailure {
     pub error: String,
 }
 
+/// What the Lambda keeps back from its remaining time for the run's end (the
+/// announcement, the run metrics, the response).
+pub const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The handler's result (also the Lambda's response).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ScrapePricesSummary {
     pub trading_date: Option<NaiveDate>,
     pub tickers_ok: Vec<String>,
     pub tickers_failed: Vec<TickerFailure>,
+    /// Answered without one bar for the window: nothing stored, not announced.
+    pub tickers_skipped: Vec<TickerFailure>,
     pub rejected_symbols: Vec<String>,
     pub bars_fetched: usize,
     pub null_bars_skipped: usize,
@@ -189,12 +198,35 @@ impl ScrapePrices {
         (universe, rejected)
     }
 
-    /// Runs the daily job for the event's trading date.
-    #[tracing::instrument(skip(self), fields(trading_date = %run.trading_date))]
+    /// Runs the daily job for the event's trading date, with no deadline (backfills by
+    /// hand).
     pub async fn handle(
         &self,
         run: &DailyRun,
         window: FetchWindow,
+    ) -> anyhow::Result<ScrapePricesSummary> {
+        Box::pin(self.run(run, window, None)).await
+    }
+
+    /// [`Self::handle`] under a deadline (the Lambda's remaining time less a margin): a
+    /// ticker not done by then fails retryably ("not done before the run's deadline"),
+    /// its transaction rolled back whole, so the run fails and its retry fetches it.
+    pub async fn handle_until(
+        &self,
+        run: &DailyRun,
+        window: FetchWindow,
+        deadline: Instant,
+    ) -> anyhow::Result<ScrapePricesSummary> {
+        // Boxed: a deep future (the Lambda runtime's layout query overflows otherwise).
+        Box::pin(self.run(run, window, Some(deadline))).await
+    }
+
+    #[tracing::instrument(skip(self, deadline), fields(trading_date = %run.trading_date))]
+    async fn run(
+        &self,
+        run: &DailyRun,
+        window: FetchWindow,
+        deadline: Option<Instant>,
     ) -> anyhow::Result<ScrapePricesSummary> {
         let (universe, rejected_symbols) = self.universe(run).await;
         let mut summary = ScrapePricesSummary {
@@ -207,7 +239,13 @@ impl ScrapePrices {
         let mut results: Vec<(String, Result<TickerReport, TickerError>)> =
             stream::iter(universe.tickers().map(str::to_string))
                 .map(|ticker| async move {
-                    let result = self.process_ticker(&ticker, run.trading_date, window).await;
+                    let work = self.process_ticker(&ticker, run.trading_date, window);
+                    let result = match deadline {
+                        Some(d) => tokio::time::timeout_at(d, work)
+                            .await
+                            .unwrap_or(Err(TickerError::Deadline)),
+                        None => work.await,
+                    };
                     if let Some(progress) = &self.progress {
                         progress(&ticker);
                     }
@@ -221,6 +259,16 @@ impl ScrapePrices {
         let mut first_retryable = None;
         for (ticker, result) in results {
             match result {
+                // A window always holds the overlap's trading days: an answer without one
+                // bar (`"result": []`, nothing for the range) is not a success to announce.
+                Ok(report) if report.bars_fetched == 0 && report.null_bars_skipped == 0 => {
+                    tracing::warn!(%ticker, "Yahoo answered no bar for the window: skipped");
+                    summary.counts.skipped += 1;
+                    summary.tickers_skipped.push(TickerFailure {
+                        ticker,
+                        error: "Yahoo answered no bar for the window".into(),
+                    });
+                }
                 Ok(report) => {
                     summary.bars_fetched += report.bars_fetched;
                     summary.null_bars_skipped += report.null_bars_skipped;
