@@ -219,8 +219,13 @@ pub fn connect_pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
     let manager = Manager::from_config(
         pg_config(config)?,
         tls_connector(config.ca_cert_file.as_deref())?,
+        // Verified: a pooled connection answers an empty query before it is handed out.
+        // Fast only asks the client whether it noticed the close, and right after the
+        // server dropped it (a restart, a failover, a killed backend) it often has not:
+        // the fault-injection tests got the dead connection back, and a mark after a
+        // send failed. One round trip per checkout is the price.
         ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
+            recycling_method: RecyclingMethod::Verified,
         },
     );
     let inner = deadpool_postgres::Pool::builder(manager)
