@@ -24,10 +24,10 @@ use shared::adapters::db::Pool;
 use shared::adapters::eventbridge::EventPublisher;
 use shared::adapters::feature_store;
 use shared::adapters::prediction_store::{self, PredictionRecord};
-use shared::jobs::run_outcome::{daily_step_verdict, ItemCounts, RunMetrics};
 use shared::config::EnvSource;
 use shared::core::features::FEATURE_SCHEMA;
 use shared::core::prediction::{as_windows, SEQUENCE_DAYS};
+use shared::jobs::run_outcome::{daily_step_verdict, ItemCounts, RunMetrics};
 use shared::jobs::scheduled::DailyRun;
 
 use crate::store::{Bundle, ModelCache, ModelStore};

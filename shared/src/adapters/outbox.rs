@@ -270,7 +270,11 @@ pub async fn mark_sent(
 /// Marks a message skipped (its channel is not configured); `false` if it was no longer
 /// pending.
 #[tracing::instrument(skip(client))]
-pub async fn mark_skipped(client: &impl GenericClient, id: i64, reason: &str) -> Result<bool, DbError> {
+pub async fn mark_skipped(
+    client: &impl GenericClient,
+    id: i64,
+    reason: &str,
+) -> Result<bool, DbError> {
     let rows = client
         .query_typed(
             "UPDATE notification_outbox SET skipped_at = now(), last_error = $2 \
@@ -349,7 +353,8 @@ impl ListFilter {
     }
 }
 
-const ROW_COLUMNS: &str = "next_attempt_at, last_error, sent_at, failed_at, skipped_at, provider_message_id";
+const ROW_COLUMNS: &str =
+    "next_attempt_at, last_error, sent_at, failed_at, skipped_at, provider_message_id";
 
 fn row_from(row: &tokio_postgres::Row) -> Result<OutboxRow, DbError> {
     Ok(OutboxRow {

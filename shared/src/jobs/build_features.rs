@@ -161,13 +161,19 @@ impl BuildFeatures {
             }
         }
         if targets.is_empty() {
-            return finish(summary, Some(format!("no ticker has a stored bar on {day}")));
+            return finish(
+                summary,
+                Some(format!("no ticker has a stored bar on {day}")),
+            );
         }
         if summary.tickers_failed.len() == targets.len() {
             let first = &summary.tickers_failed[0];
             return finish(
                 summary.clone(),
-                Some(format!("every ticker failed; first: {} — {}", first.ticker, first.error)),
+                Some(format!(
+                    "every ticker failed; first: {} — {}",
+                    first.ticker, first.error
+                )),
             );
         }
         let benchmark_bars = match benchmark {

@@ -50,8 +50,8 @@ use crate::core::portfolio::{Costs, PortfolioError};
 use crate::core::risk::gate::{GateSettingError, DEFAULT_ENTRY_GATE, DEFAULT_SELL_FLIP};
 use crate::core::risk::{Breaker, BreakerEvent, BreakerMode, RiskConfig};
 use crate::core::signals::{plan_day, MarketRow};
-use crate::jobs::run_outcome::{ItemCounts, RunMetrics};
 use crate::jobs::portfolio_book::{self, BookError, Closed, Opened, Settled};
+use crate::jobs::run_outcome::{ItemCounts, RunMetrics};
 use crate::jobs::scheduled::{DailyRun, EventError};
 
 /// The refusal of a planned entry that the cash no longer pays one share of once the
@@ -261,8 +261,14 @@ impl GenerateSignals {
             ..Default::default()
         };
         RunMetrics::new("generate-signals", counts)
-            .with("SignalsOpened", summary.map_or(0, |s| s.opened.len()) as f64)
-            .with("PositionsClosed", summary.map_or(0, |s| s.closed.len()) as f64)
+            .with(
+                "SignalsOpened",
+                summary.map_or(0, |s| s.opened.len()) as f64,
+            )
+            .with(
+                "PositionsClosed",
+                summary.map_or(0, |s| s.closed.len()) as f64,
+            )
             .with_failed(result.is_err())
             .emit();
         result
@@ -906,9 +912,7 @@ mod tests {
     /// day's latest model".
     #[test]
     fn a_non_string_model_version_is_refused() {
-        let event = |v: serde_json::Value| {
-            serde_json::json!({"detail": {"trading_date": "2021-03-01", "model_version": v}})
-        };
+        let event = |v: serde_json::Value| serde_json::json!({"detail": {"trading_date": "2021-03-01", "model_version": v}});
         let ok = SignalsRequest::from_event(&event("v1".into())).unwrap();
         assert_eq!(ok.model_version.as_deref(), Some("v1"));
         let none = SignalsRequest::from_event(&event(serde_json::Value::Null)).unwrap();

@@ -504,7 +504,10 @@ impl Notifier {
 
     /// Marks a message of an unconfigured channel skipped.
     async fn skip(&self, message: &OutboxMessage) -> Outcome {
-        let reason = format!("the {} channel is not configured on this sender", message.channel);
+        let reason = format!(
+            "the {} channel is not configured on this sender",
+            message.channel
+        );
         let marked = match self.pool.get().await {
             Ok(client) => outbox::mark_skipped(&**client, message.id, &reason)
                 .await

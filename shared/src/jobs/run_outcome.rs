@@ -169,7 +169,10 @@ mod tests {
 
     #[test]
     fn a_permanent_failure_does_not_fail_the_day_a_retryable_one_does() {
-        assert_eq!(daily_step_verdict("s", counts(404, 0, 1), None, None), Ok(()));
+        assert_eq!(
+            daily_step_verdict("s", counts(404, 0, 1), None, None),
+            Ok(())
+        );
         let e = daily_step_verdict("s", counts(404, 1, 0), Some("AAPL: 503"), None).unwrap_err();
         assert!(e.to_string().contains("AAPL: 503"), "{e}");
         let e = daily_step_verdict("s", counts(0, 0, 3), None, Some("no ticker stored".into()))
@@ -193,6 +196,9 @@ mod tests {
         assert_eq!(doc["Function"], "monitor-positions");
         assert_eq!(doc["ItemsOk"], 3.0);
         assert_eq!(doc["PositionsUnpriced"], 2.0);
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "Function");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Function"
+        );
     }
 }

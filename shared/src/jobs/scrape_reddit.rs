@@ -209,7 +209,11 @@ impl ScrapeReddit {
                 }
             }
         }
-        let threads_failed: usize = summary.subreddits.iter().map(|s| s.threads_failed.len()).sum();
+        let threads_failed: usize = summary
+            .subreddits
+            .iter()
+            .map(|s| s.threads_failed.len())
+            .sum();
         RunMetrics::new(
             "scrape-reddit",
             ItemCounts {
@@ -219,7 +223,10 @@ impl ScrapeReddit {
             },
         )
         .with("ThreadsFailed", threads_failed as f64)
-        .with("RowsWritten", (summary.rows_inserted + summary.rows_updated) as f64)
+        .with(
+            "RowsWritten",
+            (summary.rows_inserted + summary.rows_updated) as f64,
+        )
         .with_failed(summary.subreddits.is_empty() && !summary.failed.is_empty())
         .emit();
         if summary.subreddits.is_empty() && !summary.failed.is_empty() {
