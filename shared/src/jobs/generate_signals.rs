@@ -49,7 +49,7 @@ use crate::core::nyse;
 use crate::core::portfolio::{Costs, PortfolioError};
 use crate::core::risk::gate::{GateSettingError, DEFAULT_ENTRY_GATE, DEFAULT_SELL_FLIP};
 use crate::core::risk::{Breaker, BreakerEvent, BreakerMode, RiskConfig};
-use crate::core::signals::{plan_day, MarketRow};
+use crate::core::signals::{plan_day, DayPlan, MarketRow};
 use crate::jobs::portfolio_book::{self, BookError, Closed, Opened, Settled};
 use crate::jobs::run_outcome::{ItemCounts, RunMetrics};
 use crate::jobs::scheduled::{DailyRun, EventError};
@@ -274,6 +274,8 @@ impl GenerateSignals {
         result
     }
 
+    /// The day's run: read what the decision needs, call `plan_day` (the backtester's
+    /// function), write its result in the one transaction, announce.
     async fn run(&self, req: &SignalsRequest) -> Result<GenerateSignalsSummary, GenerateError> {
         let date = req.trading_date;
         let mut client = self.pool.get().await.map_err(DbError::from)?;
@@ -295,87 +297,157 @@ impl GenerateSignals {
             .await?
             .ok_or(GenerateError::NoPortfolio)?;
         if !portfolio_store::begin_signal_run(&*tx, date, &model_version).await? {
-            // One trading run per date, whatever the model: a redelivery after a promotion
-            // names the new model, and finds the day already traded with the old one.
-            let (traded_with, stored) = portfolio_store::signal_run_of(&*tx, date)
-                .await?
-                .unwrap_or_else(|| (model_version.clone(), serde_json::Value::Null));
-            let mut summary: GenerateSignalsSummary =
-                serde_json::from_value(stored).unwrap_or_default();
-            summary.already_generated = true;
-            summary.notifications_queued = 0;
-            summary.model_version = Some(traded_with.clone());
-            if traded_with != model_version {
-                tracing::warn!(
-                    traded_with = %traded_with,
-                    requested = %model_version,
-                    "the day was traded with another model: this model's predictions are not traded"
-                );
-                summary.not_traded_model_version = Some(model_version.clone());
-            }
-            let model_version = traded_with;
-            summary.unconsidered =
-                unconsidered(&*tx, date, &model_version, &summary.considered).await?;
-            if !summary.unconsidered.is_empty() {
-                tracing::warn!(
-                    tickers = ?summary.unconsidered,
-                    "predictions arrived after the day's signals were generated: not considered"
-                );
-            }
+            let (summary, traded_with) = self.committed_run(&*tx, date, &model_version).await?;
             drop(tx);
             self.announce_breaker(&summary).await?;
-            summary.event_published = self.announce(date, &model_version, &summary).await?;
+            let mut summary = summary;
+            summary.event_published = self.announce(date, &traded_with, &summary).await?;
             tracing::info!("signals of the day already generated: nothing changed");
             return Ok(summary);
         }
 
-        let predictions: Vec<_> = prediction_store::load_predictions(&*tx, date, &model_version)
+        let summary = self.trade_day(&*tx, account, date, &model_version).await?;
+        tx.commit()
+            .await
+            .map_err(|e| db(e, "commit the signal run"))?;
+
+        self.announce_breaker(&summary).await?;
+        let mut summary = summary;
+        summary.event_published = self.announce(date, &model_version, &summary).await?;
+        tracing::info!(
+            opened = summary.opened.len(),
+            closed = summary.closed.len(),
+            refused = summary.refused.len(),
+            "signals generated"
+        );
+        Ok(summary)
+    }
+
+    /// The day was traded already (one run per date, whatever the model): its stored
+    /// summary, with what this delivery would have added (tickers the run never
+    /// considered, a model it did not trade); and the model the day was traded with.
+    async fn committed_run(
+        &self,
+        tx: &impl GenericClient,
+        date: NaiveDate,
+        model_version: &str,
+    ) -> Result<(GenerateSignalsSummary, String), GenerateError> {
+        let (traded_with, stored) = portfolio_store::signal_run_of(tx, date)
+            .await?
+            .unwrap_or_else(|| (model_version.to_string(), serde_json::Value::Null));
+        let mut summary: GenerateSignalsSummary =
+            serde_json::from_value(stored).unwrap_or_default();
+        summary.already_generated = true;
+        summary.notifications_queued = 0;
+        summary.model_version = Some(traded_with.clone());
+        if traded_with != model_version {
+            tracing::warn!(
+                traded_with = %traded_with,
+                requested = %model_version,
+                "the day was traded with another model: this model's predictions are not traded"
+            );
+            summary.not_traded_model_version = Some(model_version.to_string());
+        }
+        summary.unconsidered = unconsidered(tx, date, &traded_with, &summary.considered).await?;
+        if !summary.unconsidered.is_empty() {
+            tracing::warn!(
+                tickers = ?summary.unconsidered,
+                "predictions arrived after the day's signals were generated: not considered"
+            );
+        }
+        Ok((summary, traded_with))
+    }
+
+    /// Everything the day's transaction writes: earlier pending entries settled, exits
+    /// on D's bar, the plan (`plan_day`), the breaker, marks, flips, entries, refusals,
+    /// the equity mark and the run's summary.
+    async fn trade_day(
+        &self,
+        tx: &impl GenericClient,
+        account: portfolio_store::PortfolioAccount,
+        date: NaiveDate,
+        model_version: &str,
+    ) -> Result<GenerateSignalsSummary, GenerateError> {
+        let predictions: Vec<_> = prediction_store::load_predictions(tx, date, model_version)
             .await?
             .into_iter()
             .map(|record| record.prediction)
             .collect();
-        let mut live = portfolio_store::load(&*tx, account).await?;
+        let mut live = portfolio_store::load(tx, account).await?;
         // Only equity at D's closes may raise the peak: fills and exits booked below
         // value the other positions at their stored (intraday) marks.
         let stored_peak = live.state.peak_equity;
         let mut summary = GenerateSignalsSummary {
             trading_date: Some(date),
-            model_version: Some(model_version.clone()),
+            model_version: Some(model_version.to_string()),
             predictions: predictions.len(),
             considered: predictions.iter().map(|p| p.ticker.clone()).collect(),
             ..Default::default()
         };
         summary.considered.sort();
         summary.considered.dedup();
-        self.settle_pending(&*tx, &mut live, date, &mut summary)
+        self.settle_pending(tx, &mut live, date, &mut summary)
             .await?;
-        self.exit_on_the_day_bar(&*tx, &mut live, date, &mut summary)
+        self.exit_on_the_day_bar(tx, &mut live, date, &mut summary)
             .await?;
         let mut tickers: Vec<String> = predictions.iter().map(|p| p.ticker.clone()).collect();
         tickers.extend(live.state.positions.iter().map(|p| p.ticker.clone()));
         tickers.sort();
         tickers.dedup();
-        let days = signal_inputs::load_ticker_days(&*tx, date, &tickers).await?;
+        let days = signal_inputs::load_ticker_days(tx, date, &tickers).await?;
         let market: HashMap<String, MarketRow> =
             days.iter().map(|(t, d)| (t.clone(), d.market)).collect();
         // The breaker and the risk manager read the drawdown from the stored peak too.
         live.state.peak_equity = stored_peak;
         let plan = plan_day(date, &predictions, &market, &live.state, &self.config.risk);
 
-        let close_at = session_close(date);
         let closes: HashMap<String, f64> =
             market.iter().map(|(t, m)| (t.clone(), m.close)).collect();
         live.state.peak_equity = stored_peak;
         live.state.mark_to_market(&closes);
-        // A trip locks the entries (none were planned), a release resets the peak.
+        self.breaker_and_marks(tx, &mut live, &plan, date, &closes, &mut summary)
+            .await?;
+        let day = Day {
+            date,
+            model_version,
+            days: &days,
+        };
+        self.book_flips(tx, &mut live, &plan, &day, &mut summary)
+            .await?;
+        self.book_entries(tx, &mut live, &plan, &day, &mut summary)
+            .await?;
+        record_refusals(tx, &plan, &predictions, &day, &mut summary).await?;
+
+        let mark = EquityMark::of(date, &live.state);
+        portfolio_store::upsert_equity_mark(tx, &mark).await?;
+        summary.cash = mark.cash;
+        summary.equity = mark.equity;
+        summary.drawdown = mark.drawdown;
+        let stored = serde_json::to_value(&summary).unwrap_or_default();
+        portfolio_store::finish_signal_run(tx, date, model_version, &stored).await?;
+        Ok(summary)
+    }
+
+    /// Steps the breaker at D's closes (a trip locks the entries, none were planned; a
+    /// release resets the peak), records its event with its notifications, and marks the
+    /// held positions at D's closes.
+    async fn breaker_and_marks(
+        &self,
+        tx: &impl GenericClient,
+        live: &mut LivePortfolio,
+        plan: &DayPlan,
+        date: NaiveDate,
+        closes: &HashMap<String, f64>,
+        summary: &mut GenerateSignalsSummary,
+    ) -> Result<(), GenerateError> {
         plan.apply_breaker(&mut live.state);
         summary.breaker = live.state.breaker;
-        if let Some(event) = plan.breaker_event {
-            summary.breaker_event = record_breaker_event(&*tx, &event).await?;
+        if let Some(event) = &plan.breaker_event {
+            summary.breaker_event = record_breaker_event(tx, event).await?;
             summary.notifications_queued += match &summary.breaker_event {
                 Some(recorded) => {
                     portfolio_book::announce(
-                        &*tx,
+                        tx,
                         event.event_type(),
                         recorded.id,
                         breaker_payload(recorded, &self.config.risk),
@@ -385,71 +457,98 @@ impl GenerateSignals {
                 None => 0,
             };
         }
+        let close_at = session_close(date);
         for (ticker, id) in &live.signal_ids {
             if let Some(price) = closes.get(ticker) {
-                portfolio_store::mark_position(&*tx, *id, *price, close_at).await?;
+                portfolio_store::mark_position(tx, *id, *price, close_at).await?;
             }
         }
+        Ok(())
+    }
 
+    /// Sells the held tickers the ensemble flipped, at D's close: a SELL row linked to
+    /// the BUY it closes, standing only if the BUY really closed (a savepoint).
+    async fn book_flips(
+        &self,
+        tx: &impl GenericClient,
+        live: &mut LivePortfolio,
+        plan: &DayPlan,
+        day: &Day<'_>,
+        summary: &mut GenerateSignalsSummary,
+    ) -> Result<(), GenerateError> {
+        let close_at = session_close(day.date);
         for flip in &plan.flips {
             let Some(&buy_id) = live.signal_ids.get(&flip.ticker) else {
                 continue;
             };
             if live.pending.contains_key(&flip.ticker) {
-                // Not filled yet: there is nothing to sell (a later model version of
-                // the same day). The entry stands; its exits apply once filled.
+                // Not filled yet: there is nothing to sell. The entry stands; its exits
+                // apply once filled.
                 tracing::warn!(ticker = %flip.ticker, "flip of a pending entry: not sold");
                 summary.flips_skipped_pending.push(flip.ticker.clone());
                 continue;
             }
             let sell = self.signal(
                 &flip.prediction.ticker,
-                date,
-                &model_version,
-                days.get(&flip.ticker),
+                day.date,
+                day.model_version,
+                day.days.get(&flip.ticker),
                 flip.exit.price,
                 flip.prediction.confidence,
                 "SELL",
             );
-            // The SELL row stands only if the BUY really closed (savepoint).
-            savepoint(&*tx, "SAVEPOINT flip").await?;
-            let sell_id = signal_store::insert_signal(&*tx, &sell).await?;
+            savepoint(tx, "SAVEPOINT flip").await?;
+            let sell_id = signal_store::insert_signal(tx, &sell).await?;
             if let Some(sell_id) = sell_id {
-                signal_store::link_flip(&*tx, sell_id, buy_id).await?;
+                signal_store::link_flip(tx, sell_id, buy_id).await?;
             }
-            let extra = json!({"sell_signal_id": sell_id, "confidence": flip.prediction.confidence, "model_version": model_version});
-            match portfolio_book::book_exit(
-                &*tx,
-                &mut live,
+            let extra = json!({"sell_signal_id": sell_id, "confidence": flip.prediction.confidence, "model_version": day.model_version});
+            let booked = portfolio_book::book_exit(
+                tx,
+                live,
                 buy_id,
                 &flip.ticker,
                 flip.exit,
-                date,
+                day.date,
                 close_at,
                 extra,
             )
-            .await?
-            {
+            .await?;
+            match booked {
                 Some((closed, queued)) => {
-                    savepoint(&*tx, "RELEASE SAVEPOINT flip").await?;
+                    savepoint(tx, "RELEASE SAVEPOINT flip").await?;
                     summary.notifications_queued += queued;
                     summary.closed.push(closed);
                 }
                 None => {
                     tracing::warn!(ticker = %flip.ticker, "flip of a BUY that is not open: no SELL");
-                    savepoint(&*tx, "ROLLBACK TO SAVEPOINT flip").await?;
+                    savepoint(tx, "ROLLBACK TO SAVEPOINT flip").await?;
                 }
             }
         }
+        Ok(())
+    }
 
-        let entry_date = nyse::next_trading_day(date);
+    /// Books the planned entries pending for the next session's open; an entry the cash
+    /// cannot pay one share of once costs count is refused
+    /// (`insufficient_cash_after_costs`).
+    async fn book_entries(
+        &self,
+        tx: &impl GenericClient,
+        live: &mut LivePortfolio,
+        plan: &DayPlan,
+        day: &Day<'_>,
+        summary: &mut GenerateSignalsSummary,
+    ) -> Result<(), GenerateError> {
+        let close_at = session_close(day.date);
+        let entry_date = nyse::next_trading_day(day.date);
         let expires_at = exits::expires_at(entry_date, &self.config.exits);
         for plan in &plan.entries {
             let mut signal = self.signal(
                 &plan.ticker,
-                date,
-                &model_version,
-                days.get(&plan.ticker),
+                day.date,
+                day.model_version,
+                day.days.get(&plan.ticker),
                 plan.entry,
                 plan.confidence,
                 "BUY",
@@ -460,9 +559,7 @@ impl GenerateSignals {
             signal.position_size_pct = Some(plan.position_pct.clamp(0.0, 1.0));
             signal.shares = Some(plan.shares as i64);
             signal.expires_at = Some(expires_at);
-            match portfolio_book::book_entry(&*tx, &mut live, &signal, plan, entry_date, close_at)
-                .await
-            {
+            match portfolio_book::book_entry(tx, live, &signal, plan, entry_date, close_at).await {
                 Ok(Some((opened, queued))) => {
                     summary.notifications_queued += queued;
                     summary.opened.push(opened);
@@ -478,101 +575,23 @@ impl GenerateSignals {
                         plan.ticker, plan.entry
                     );
                     tracing::warn!(ticker = %plan.ticker, %reason, "entry refused after costs");
-                    portfolio_store::insert_rejection(
-                        &*tx,
-                        &RejectionRecord {
-                            trading_date: date,
-                            ticker: plan.ticker.clone(),
-                            model_version: model_version.clone(),
-                            rule: INSUFFICIENT_CASH_AFTER_COSTS.into(),
-                            confidence: Some(plan.confidence),
-                            reason: reason.clone(),
-                            detail: json!({"rule": INSUFFICIENT_CASH_AFTER_COSTS, "needed": needed, "available": available, "planned_shares": plan.shares}),
-                        },
+                    let detail = json!({"rule": INSUFFICIENT_CASH_AFTER_COSTS, "needed": needed, "available": available, "planned_shares": plan.shares});
+                    refuse(
+                        tx,
+                        day,
+                        &plan.ticker,
+                        Some(plan.confidence),
+                        vec![(INSUFFICIENT_CASH_AFTER_COSTS.to_string(), reason, detail)],
+                        summary,
                     )
                     .await?;
-                    summary.refused.push(Refused {
-                        ticker: plan.ticker.clone(),
-                        rules: vec![INSUFFICIENT_CASH_AFTER_COSTS.into()],
-                        reasons: vec![reason],
-                    });
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-
-        let confidence: HashMap<&str, f64> = predictions
-            .iter()
-            .map(|p| (p.ticker.as_str(), p.confidence))
-            .collect();
-        for (ticker, rejections) in &plan.rejected {
-            for r in rejections {
-                portfolio_store::insert_rejection(
-                    &*tx,
-                    &RejectionRecord {
-                        trading_date: date,
-                        ticker: ticker.clone(),
-                        model_version: model_version.clone(),
-                        rule: r.code().to_string(),
-                        confidence: confidence.get(ticker.as_str()).copied(),
-                        reason: r.to_string(),
-                        detail: serde_json::to_value(r).unwrap_or_default(),
-                    },
-                )
-                .await?;
-            }
-            summary.refused.push(Refused {
-                ticker: ticker.clone(),
-                rules: rejections.iter().map(|r| r.code().to_string()).collect(),
-                reasons: rejections.iter().map(|r| r.to_string()).collect(),
-            });
-        }
-        for ticker in &plan.no_market_data {
-            let reason = format!("no close for {ticker} on {date}: cannot be priced");
-            portfolio_store::insert_rejection(
-                &*tx,
-                &RejectionRecord {
-                    trading_date: date,
-                    ticker: ticker.clone(),
-                    model_version: model_version.clone(),
-                    rule: "no_market_data".into(),
-                    confidence: confidence.get(ticker.as_str()).copied(),
-                    reason: reason.clone(),
-                    detail: json!({"rule": "no_market_data"}),
-                },
-            )
-            .await?;
-            summary.refused.push(Refused {
-                ticker: ticker.clone(),
-                rules: vec!["no_market_data".into()],
-                reasons: vec![reason],
-            });
-        }
-
-        let mark = EquityMark::of(date, &live.state);
-        portfolio_store::upsert_equity_mark(&*tx, &mark).await?;
-        summary.cash = mark.cash;
-        summary.equity = mark.equity;
-        summary.drawdown = mark.drawdown;
-        let stored = serde_json::to_value(&summary).unwrap_or_default();
-        portfolio_store::finish_signal_run(&*tx, date, &model_version, &stored).await?;
-        tx.commit()
-            .await
-            .map_err(|e| db(e, "commit the signal run"))?;
-
-        self.announce_breaker(&summary).await?;
-        summary.event_published = self.announce(date, &model_version, &summary).await?;
-        tracing::info!(
-            opened = summary.opened.len(),
-            closed = summary.closed.len(),
-            refused = summary.refused.len(),
-            "signals generated"
-        );
-        Ok(summary)
+        Ok(())
     }
 
-    /// Settles every pending entry whose session is D or earlier from the stored daily
-    /// bars (module docs), in ticker order.
     async fn settle_pending(
         &self,
         tx: &impl GenericClient,
@@ -790,6 +809,89 @@ impl GenerateSignals {
             .map_err(|e| GenerateError::Publish(e.to_string()))?;
         Ok(true)
     }
+}
+
+/// What every booking of the day names.
+struct Day<'a> {
+    date: NaiveDate,
+    model_version: &'a str,
+    days: &'a HashMap<String, TickerDay>,
+}
+
+/// Records why each refused candidate was refused (the risk manager's rules, or no
+/// market data to price it).
+async fn record_refusals(
+    tx: &impl GenericClient,
+    plan: &DayPlan,
+    predictions: &[crate::core::prediction::Prediction],
+    day: &Day<'_>,
+    summary: &mut GenerateSignalsSummary,
+) -> Result<(), GenerateError> {
+    let confidence: HashMap<&str, f64> = predictions
+        .iter()
+        .map(|p| (p.ticker.as_str(), p.confidence))
+        .collect();
+    for (ticker, rejections) in &plan.rejected {
+        let rules = rejections
+            .iter()
+            .map(|r| {
+                (
+                    r.code().to_string(),
+                    r.to_string(),
+                    serde_json::to_value(r).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let c = confidence.get(ticker.as_str()).copied();
+        refuse(tx, day, ticker, c, rules, summary).await?;
+    }
+    for ticker in &plan.no_market_data {
+        let reason = format!("no close for {ticker} on {}: cannot be priced", day.date);
+        let rules = vec![(
+            "no_market_data".to_string(),
+            reason,
+            json!({"rule": "no_market_data"}),
+        )];
+        let c = confidence.get(ticker.as_str()).copied();
+        refuse(tx, day, ticker, c, rules, summary).await?;
+    }
+    Ok(())
+}
+
+/// Stores one refused candidate's failed rules (code, reason, detail) and lists it in
+/// the summary.
+async fn refuse(
+    tx: &impl GenericClient,
+    day: &Day<'_>,
+    ticker: &str,
+    confidence: Option<f64>,
+    rules: Vec<(String, String, serde_json::Value)>,
+    summary: &mut GenerateSignalsSummary,
+) -> Result<(), GenerateError> {
+    let mut refused = Refused {
+        ticker: ticker.to_string(),
+        rules: Vec::new(),
+        reasons: Vec::new(),
+    };
+    for (rule, reason, detail) in rules {
+        portfolio_store::insert_rejection(
+            tx,
+            &RejectionRecord {
+                trading_date: day.date,
+                ticker: ticker.to_string(),
+                model_version: day.model_version.to_string(),
+                rule: rule.clone(),
+                confidence,
+                reason: reason.clone(),
+                detail,
+            },
+        )
+        .await?;
+        refused.rules.push(rule);
+        refused.reasons.push(reason);
+    }
+    summary.refused.push(refused);
+    Ok(())
 }
 
 /// Stores the day's trip or release; `None` (and a warning) when that day's row exists
