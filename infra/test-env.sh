@@ -95,6 +95,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
     start >/dev/null || { cat "$work/postgres.log" >&2; exit 1; }
   export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/postgres?sslmode=disable"
   export TEST_PG_PORT="$pg_port"
+  # For tests that start (and restart) a private cluster of their own.
+  export TEST_PG_BIN="$pg_bin"
   log "PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on port $pg_port (TLS on, test CA)"
 
   # --- PgBouncer (transaction mode), only in front of our own cluster --------

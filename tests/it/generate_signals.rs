@@ -750,3 +750,22 @@ async fn a_connection_dropped_mid_day_rolls_the_day_back_whole_and_the_rerun_com
     assert_eq!(footprint(&faulty).await, footprint(&clean).await);
     assert_eq!(count(&faulty, "SELECT count(*) FROM signal_runs").await, 1);
 }
+
+/// Fault injection (issue 11): PostgreSQL restarted between two runs (a private cluster,
+/// `pg_ctl restart -m fast`). The same job and pool, as a warm Lambda container keeps
+/// them, work after it without a cold start: the pool drops the dead connections (each
+/// is verified before it is handed out) and opens new ones.
+#[tokio::test]
+async fn the_pool_recovers_after_postgresql_restarts_between_two_runs() {
+    let cluster = integration_tests::PrivateCluster::start();
+    let db = TestDb::new_on(&cluster.admin_url()).await;
+    let d = monday(&db).await;
+    let job = job(&db, None);
+    let first = job.handle(&request(d)).await.unwrap();
+    assert_eq!(first.opened.len(), 2);
+    let before = footprint(&db).await;
+    cluster.restart();
+    let again = job.handle(&request(d)).await.unwrap();
+    assert!(again.already_generated, "{again:?}");
+    assert_eq!(footprint(&db).await, before);
+}

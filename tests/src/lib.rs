@@ -75,7 +75,12 @@ pub struct TestDb {
 impl TestDb {
     /// Creates `test_<random>` on the cluster of `DATABASE_URL` and migrates it.
     pub async fn new() -> Self {
-        let admin_url = required_env("DATABASE_URL");
+        Self::new_on(&required_env("DATABASE_URL")).await
+    }
+
+    /// [`Self::new`] on the cluster of `admin_url` (a [`PrivateCluster`]).
+    pub async fn new_on(admin_url: &str) -> Self {
+        let admin_url = admin_url.to_string();
         let name = format!("test_{:016x}", rand::random::<u64>());
         let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
             .await
@@ -318,4 +323,115 @@ mod tests {
             "postgres://u@h/t2"
         );
     }
+}
+
+/// A PostgreSQL cluster of one test's own (initdb in a temporary directory, on a free
+/// port, plaintext on 127.0.0.1), for what the shared cluster must not suffer: a restart.
+/// Stopped on drop.
+pub struct PrivateCluster {
+    dir: PathBuf,
+    port: u16,
+    bin: PathBuf,
+}
+
+impl PrivateCluster {
+    /// initdb + start (a few seconds).
+    pub fn start() -> Self {
+        let bin = PathBuf::from(required_env("TEST_PG_BIN"));
+        let dir =
+            std::env::temp_dir().join(format!("tft-private-pg-{:016x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let cluster = Self { dir, port, bin };
+        if is_root() {
+            run(std::process::Command::new("chown")
+                .arg("postgres")
+                .arg(&cluster.dir));
+        }
+        run(cluster
+            .as_postgres("initdb")
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "-D",
+            ])
+            .arg(cluster.dir.join("data")));
+        cluster.pg_ctl("start");
+        cluster
+    }
+
+    /// `pg_ctl restart -m fast`: every connection is dropped, the server comes back.
+    pub fn restart(&self) {
+        self.pg_ctl("restart");
+    }
+
+    /// The admin URL (database `postgres`).
+    pub fn admin_url(&self) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+            self.port
+        )
+    }
+
+    fn as_postgres(&self, program: &str) -> std::process::Command {
+        let path = self.bin.join(program);
+        if is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            std::process::Command::new(path)
+        }
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        run(self
+            .as_postgres("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("postgres.log"))
+            .args(["-w", "-t", "30", "-m", "fast", "-o", &options, action]));
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = self
+            .as_postgres("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "immediate", "stop"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn run(command: &mut std::process::Command) {
+    let out = command.output().expect("run a PostgreSQL tool");
+    assert!(
+        out.status.success(),
+        "{command:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
