@@ -320,3 +320,76 @@ async fn a_truncated_listing_fails_its_subreddit_alone_and_an_empty_one_is_fine(
     assert_eq!(s.subreddits.len(), 1);
     assert_eq!((s.subreddits[0].posts_fetched, s.rows_inserted), (0, 0));
 }
+
+/// Issue 11, defect 1 (client budgets inside the caller's deadline): a comment thread
+/// that hangs does not hold scrape-reddit past its run deadline: at the deadline the
+/// thread is reported, and the subreddit's posts are stored.
+#[tokio::test]
+async fn a_hanging_thread_is_cut_at_the_runs_deadline_and_the_posts_are_kept() {
+    let test_db = TestDb::new().await;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/access_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"access_token": "t0ken", "token_type": "bearer", "expires_in": 3600, "scope": "*"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/askreddit/new"))
+        .and(query_param_is_missing("after"))
+        .respond_with(body(NEW))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/askreddit/new"))
+        .and(query_param("after", "t3_48f6io"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(EMPTY, "application/json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/askreddit/hot"))
+        .respond_with(body(TOP))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/r/askreddit/comments/48f6jc"))
+        .respond_with(body(THREAD).set_delay(Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+    let reddit = RedditClient::new(
+        RedditSettings {
+            auth_url: server.uri(),
+            api_url: server.uri(),
+            user_agent: "linux:tft-trader-test:0.1 (by /u/tft-trader)".into(),
+            request_timeout: Duration::from_secs(120),
+            ..RedditSettings::default()
+        },
+        RedditCredentials::client_credentials("app", SecretString::from("secret")),
+    )
+    .unwrap();
+    let job = ScrapeReddit {
+        pool: test_db.pool.clone(),
+        reddit,
+        config: RedditJobConfig {
+            subreddits: vec!["askreddit".into()],
+            min_thread_comments: 20,
+            threads_per_subreddit: 1,
+            ..RedditJobConfig::default()
+        },
+        events: None,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let s = tokio::time::timeout(
+        Duration::from_secs(15),
+        job.handle_until("2016-03-01T09:25:00Z".parse().unwrap(), deadline),
+    )
+    .await
+    .expect("the run ends at its deadline")
+    .unwrap();
+    assert_eq!(s.rows_inserted, 200, "{s:?}");
+    let ask = &s.subreddits[0];
+    assert_eq!(ask.threads_failed.len(), 1, "{ask:?}");
+    assert!(ask.threads_failed[0].error.contains("deadline"), "{ask:?}");
+}
