@@ -308,23 +308,6 @@ async fn sqs(http: &reqwest::Client, action: &str, body: serde_json::Value) -> s
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn database_name_is_replaced_and_query_kept() {
-        assert_eq!(
-            with_database("postgres://u@127.0.0.1:5/postgres?sslmode=disable", "t1"),
-            "postgres://u@127.0.0.1:5/t1?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://u@h/db", "t2"),
-            "postgres://u@h/t2"
-        );
-    }
-}
-
 /// A PostgreSQL cluster of one test's own (initdb in a temporary directory, on a free
 /// port, plaintext on 127.0.0.1), for what the shared cluster must not suffer: a restart.
 /// Stopped on drop.
@@ -434,4 +417,21 @@ fn run(command: &mut std::process::Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_name_is_replaced_and_query_kept() {
+        assert_eq!(
+            with_database("postgres://u@127.0.0.1:5/postgres?sslmode=disable", "t1"),
+            "postgres://u@127.0.0.1:5/t1?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/db", "t2"),
+            "postgres://u@h/t2"
+        );
+    }
 }
