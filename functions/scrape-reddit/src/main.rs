@@ -1,13 +1,14 @@
 //! Lambda `scrape-reddit`: builds its clients once per container, then hands every
-//! scheduled event to [`shared::jobs::scrape_reddit::ScrapeReddit::handle`].
+//! scheduled event to [`shared::jobs::scrape_reddit::ScrapeReddit::handle_until`], with
+//! the invocation's deadline less a margin.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::adapters::reddit::RedditClient;
 use shared::config::ProcessEnv;
-use shared::jobs::init::FunctionContext;
+use shared::jobs::init::{run_deadline, FunctionContext};
 use shared::jobs::scheduled::event_time_or_now;
-use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
+use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit, DEADLINE_MARGIN};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -24,7 +25,8 @@ async fn main() -> Result<(), Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now = event_time_or_now(&event.payload, chrono::Utc::now())?;
-        let summary = job.handle(now).await?;
+        let deadline = run_deadline(event.context.deadline, DEADLINE_MARGIN);
+        let summary = job.handle_until(now, deadline).await?;
         Ok::<_, Error>(serde_json::to_value(summary)?)
     }))
     .await

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use std::time::Duration as StdDuration;
+use tokio::time::Instant;
 
 use crate::adapters::db::{self, DbError, Pool, QueryContext};
 use crate::adapters::eventbridge::EventPublisher;
@@ -122,7 +123,17 @@ enum SubredditError {
     Reddit(#[from] RedditError),
     #[error("database: {0}")]
     Db(#[from] DbError),
+    #[error("not done before the run's deadline")]
+    Deadline,
 }
+
+/// How long a run may take when no deadline is given (`tft run`, tests): below the
+/// function's 300 s timeout in template.yaml.
+pub const DEFAULT_RUN_BUDGET: StdDuration = StdDuration::from_secs(240);
+
+/// What the Lambda keeps back from its remaining time for the run's end: the upsert of
+/// what was fetched, the day's aggregate, the announcement.
+pub const DEADLINE_MARGIN: StdDuration = StdDuration::from_secs(45);
 
 /// What happened to one subreddit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -189,12 +200,32 @@ pub struct ScrapeReddit {
 
 impl ScrapeReddit {
     /// Scrapes every subreddit as of `now` (the event time; the clock only decides how
-    /// far back a first run reads and which trading day is closed).
-    #[tracing::instrument(skip(self))]
+    /// far back a first run reads and which trading day is closed), with
+    /// [`DEFAULT_RUN_BUDGET`] to do it.
     pub async fn handle(&self, now: DateTime<Utc>) -> anyhow::Result<ScrapeRedditSummary> {
+        Box::pin(self.run(now, Instant::now() + DEFAULT_RUN_BUDGET)).await
+    }
+
+    /// [`Self::handle`] under a deadline (the Lambda's remaining time less
+    /// [`DEADLINE_MARGIN`]): a listing not in by then fails its subreddit, a thread not
+    /// read by then is reported; what was fetched is stored.
+    pub async fn handle_until(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Instant,
+    ) -> anyhow::Result<ScrapeRedditSummary> {
+        Box::pin(self.run(now, deadline)).await
+    }
+
+    #[tracing::instrument(skip(self, deadline))]
+    async fn run(
+        &self,
+        now: DateTime<Utc>,
+        deadline: Instant,
+    ) -> anyhow::Result<ScrapeRedditSummary> {
         let mut summary = ScrapeRedditSummary::default();
         for subreddit in &self.config.subreddits {
-            match self.scrape_subreddit(subreddit, now).await {
+            match self.scrape_subreddit(subreddit, now, deadline).await {
                 Ok(report) => {
                     summary.rows_inserted += report.rows_inserted;
                     summary.rows_updated += report.rows_updated;
@@ -269,6 +300,7 @@ impl ScrapeReddit {
         &self,
         subreddit: &str,
         now: DateTime<Utc>,
+        deadline: Instant,
     ) -> Result<SubredditReport, SubredditError> {
         let newest = {
             let client = self.pool.get().await.map_err(DbError::from)?;
@@ -279,17 +311,21 @@ impl ScrapeReddit {
             None => now - Duration::hours(self.config.first_run_lookback_hours),
         };
         let stop_at = newest.as_ref().map(|(id, _)| id.as_str());
-        let new_posts = self
-            .reddit
-            .listing_until(
-                subreddit,
-                Sort::New,
-                stop_at,
-                Some(not_before),
-                self.config.max_pages,
-            )
-            .await?;
-        let hot = self.reddit.listing(subreddit, Sort::Hot, None).await?.items;
+        let listing = self.reddit.listing_until(
+            subreddit,
+            Sort::New,
+            stop_at,
+            Some(not_before),
+            self.config.max_pages,
+        );
+        let new_posts = tokio::time::timeout_at(deadline, listing)
+            .await
+            .map_err(|_| SubredditError::Deadline)??;
+        let hot =
+            tokio::time::timeout_at(deadline, self.reddit.listing(subreddit, Sort::Hot, None))
+                .await
+                .map_err(|_| SubredditError::Deadline)??
+                .items;
 
         // One entry per post; the hot page has the fresher engagement.
         let mut posts: BTreeMap<String, RedditItem> = BTreeMap::new();
@@ -310,13 +346,21 @@ impl ScrapeReddit {
         for thread in threads {
             // One thread that fails (after the client's retries) is reported; the posts
             // and the other threads are still stored. The next hourly run reads it again.
-            let comments = match self
-                .reddit
-                .comments(subreddit, &thread.id, self.config.comments_per_thread)
-                .await
-            {
-                Ok(comments) => comments,
-                Err(e) => {
+            let fetch =
+                self.reddit
+                    .comments(subreddit, &thread.id, self.config.comments_per_thread);
+            let comments = match tokio::time::timeout_at(deadline, fetch).await {
+                Ok(Ok(comments)) => comments,
+                Err(_) => {
+                    tracing::warn!(%subreddit, thread = %thread.id, "thread not read before the run's deadline");
+                    report.threads_failed.push(ThreadFailure {
+                        thread: thread.id.clone(),
+                        retryable: true,
+                        error: "not read before the run's deadline".into(),
+                    });
+                    continue;
+                }
+                Ok(Err(e)) => {
                     tracing::warn!(%subreddit, thread = %thread.id, error = %e, "thread not read");
                     report.threads_failed.push(ThreadFailure {
                         thread: thread.id.clone(),
