@@ -133,7 +133,7 @@ impl<const N: usize> EnvSource for [(&str, &str); N] {
     }
 }
 
-pub(crate) fn parse<T: std::str::FromStr>(
+pub fn parse<T: std::str::FromStr>(
     env: &dyn EnvSource,
     name: &'static str,
     default: T,

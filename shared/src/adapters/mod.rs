@@ -1,5 +1,7 @@
 //! Adapters: everything that talks to the outside world.
 
+pub mod api_keys;
+pub mod api_store;
 pub mod breaker_store;
 pub mod db;
 #[cfg(feature = "aws")]

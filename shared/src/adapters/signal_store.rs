@@ -161,3 +161,18 @@ pub async fn link_flip(
         .context("link a SELL to the position it closed")?;
     Ok(())
 }
+/// The open positions a trader asked to close (`POST /v1/positions/{id}/close`): the
+/// monitor's next run closes them at its quote, reason `manual`.
+#[tracing::instrument(skip(client))]
+pub async fn close_requested(
+    client: &impl GenericClient,
+) -> Result<std::collections::HashSet<i64>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT id FROM trading_signals WHERE is_active AND signal = 'BUY' AND close_requested_at IS NOT NULL",
+            &[],
+        )
+        .await
+        .context("read the close requests")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

@@ -53,9 +53,13 @@ pub enum ExitReason {
     StopLoss,
     SignalFlip,
     TimeDecay,
+    /// A trader asked for the close (`POST /v1/positions/{id}/close`): live only, at the
+    /// monitor's next quote. No rule produces it, so the backtester never does.
+    Manual,
 }
 
 impl ExitReason {
+    /// The exits the rules produce (the backtester's breakdowns, the labels).
     pub const ALL: [ExitReason; 4] = [
         ExitReason::Target,
         ExitReason::StopLoss,
@@ -63,13 +67,14 @@ impl ExitReason {
         ExitReason::TimeDecay,
     ];
 
-    /// 'target', 'stop_loss', 'signal_flip' or 'time_decay'.
+    /// 'target', 'stop_loss', 'signal_flip', 'time_decay' or 'manual'.
     pub fn as_str(self) -> &'static str {
         match self {
             ExitReason::Target => "target",
             ExitReason::StopLoss => "stop_loss",
             ExitReason::SignalFlip => "signal_flip",
             ExitReason::TimeDecay => "time_decay",
+            ExitReason::Manual => "manual",
         }
     }
 }
@@ -86,6 +91,7 @@ impl FromStr for ExitReason {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         ExitReason::ALL
             .into_iter()
+            .chain([ExitReason::Manual])
             .find(|r| r.as_str() == s)
             .ok_or_else(|| format!("unknown exit reason {s:?}"))
     }

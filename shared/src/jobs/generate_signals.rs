@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_postgres::GenericClient;
 
+use crate::adapters::api_keys;
 use crate::adapters::breaker_store::{self, RecordedBreakerEvent};
 use crate::adapters::db::{self, DbError, Pool};
 use crate::adapters::eventbridge::EventPublisher;
@@ -57,6 +58,10 @@ use crate::jobs::scheduled::{DailyRun, EventError};
 /// The refusal of a planned entry that the cash no longer pays one share of once the
 /// costs are counted (the risk manager sizes without costs, as the backtester).
 pub const INSUFFICIENT_CASH_AFTER_COSTS: &str = "insufficient_cash_after_costs";
+
+/// The rule code of an entry refused because new entries are paused (the API's
+/// `POST /v1/trading/pause`).
+pub const ENTRIES_PAUSED: &str = "entries_paused";
 
 /// The detail-type announced when a day's signals committed.
 pub const SIGNALS_GENERATED: &str = "signals.generated";
@@ -399,7 +404,15 @@ impl GenerateSignals {
             days.iter().map(|(t, d)| (t.clone(), d.market)).collect();
         // The breaker and the risk manager read the drawdown from the stored peak too.
         live.state.peak_equity = stored_peak;
-        let plan = plan_day(date, &predictions, &market, &live.state, &self.config.risk);
+        let mut plan = plan_day(date, &predictions, &market, &live.state, &self.config.risk);
+        // Entries paused through the API (exits keep running): the planned entries are
+        // refused, with who paused them, so "why no trade today" says so.
+        let control = api_keys::trading_control(tx).await?;
+        let paused = if control.entries_paused {
+            std::mem::take(&mut plan.entries)
+        } else {
+            Vec::new()
+        };
 
         let closes: HashMap<String, f64> =
             market.iter().map(|(t, m)| (t.clone(), m.close)).collect();
@@ -417,6 +430,29 @@ impl GenerateSignals {
         self.book_entries(tx, &mut live, &plan, &day, &mut summary)
             .await?;
         record_refusals(tx, &plan, &predictions, &day, &mut summary).await?;
+        for entry in &paused {
+            let reason = format!(
+                "new entries are paused (by {} at {}{})",
+                control.changed_by.as_deref().unwrap_or("an operator"),
+                control.changed_at.format("%Y-%m-%d %H:%M UTC"),
+                control
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+            let detail = json!({"rule": ENTRIES_PAUSED, "paused_by": control.changed_by, "paused_at": control.changed_at});
+            let rules = vec![(ENTRIES_PAUSED.to_string(), reason, detail)];
+            refuse(
+                tx,
+                &day,
+                &entry.ticker,
+                Some(entry.confidence),
+                rules,
+                &mut summary,
+            )
+            .await?;
+        }
 
         let mark = EquityMark::of(date, &live.state);
         portfolio_store::upsert_equity_mark(tx, &mark).await?;

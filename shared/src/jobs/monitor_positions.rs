@@ -30,9 +30,11 @@ use crate::adapters::db::{self, DbError, Pool};
 use crate::adapters::eventbridge::EventPublisher;
 use crate::adapters::portfolio_store::{self, PendingEntry};
 use crate::adapters::quote::QuoteClient;
-use crate::adapters::signal_inputs;
+use crate::adapters::{signal_inputs, signal_store};
 use crate::core::calendar::new_york_date;
-use crate::core::exits::{exit_intraday, ExitConfig, IntradayQuote, SentimentReading};
+use crate::core::exits::{
+    exit_intraday, Exit, ExitConfig, ExitReason, IntradayQuote, SentimentReading,
+};
 use crate::core::nyse;
 use crate::core::portfolio::Position;
 use crate::jobs::generate_signals::session_open;
@@ -125,17 +127,18 @@ pub const DEFAULT_RUN_BUDGET: Duration = Duration::from_secs(90);
 /// bookings, the `positions.closed` announcement and the response.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(15);
 
-/// One ticker's work: fill a pending entry of today's session, or check a position.
+/// One ticker's work: fill a pending entry of today's session, or check a position
+/// (with whether a trader asked to close it).
 enum Work {
     Fill(PendingEntry),
-    Check(Position, i64),
+    Check(Position, i64, bool),
 }
 
 impl Work {
     fn ticker(&self) -> &str {
         match self {
             Work::Fill(p) => &p.ticker,
-            Work::Check(p, _) => &p.ticker,
+            Work::Check(p, ..) => &p.ticker,
         }
     }
 }
@@ -255,6 +258,7 @@ impl MonitorPositions {
         let live = portfolio_store::load(&**client, account).await?;
         let tickers: Vec<String> = live.signal_ids.keys().cloned().collect();
         let sentiment = signal_inputs::latest_sentiment_before(&**client, today, &tickers).await?;
+        let requested = signal_store::close_requested(&**client).await?;
         let mut work = Vec::new();
         for p in live.pending.values() {
             if p.entry_date == today {
@@ -270,7 +274,7 @@ impl MonitorPositions {
                 .filter(|p| !live.pending.contains_key(&p.ticker))
                 .filter_map(|p| {
                     let id = live.signal_ids.get(&p.ticker)?;
-                    Some(Work::Check(p.clone(), *id))
+                    Some(Work::Check(p.clone(), *id, requested.contains(id)))
                 }),
         );
         Ok(Some((work, sentiment)))
@@ -311,7 +315,10 @@ impl MonitorPositions {
                 return unpriced("the quote has no open for today's session yet".into())
             }
             Work::Fill(pending) => self.fill(pending, &quote, reading, now).await,
-            Work::Check(position, id) => self.check(position, *id, &quote, reading, now).await,
+            Work::Check(position, id, manual) => {
+                self.check(position, *id, *manual, &quote, reading, now)
+                    .await
+            }
         };
         match booked {
             Ok(b) => Outcome::Booked(b),
@@ -400,11 +407,20 @@ impl MonitorPositions {
         &self,
         position: &Position,
         id: i64,
+        manual: bool,
         quote: &IntradayQuote,
         reading: Option<&SentimentReading>,
         now: DateTime<Utc>,
     ) -> Result<Booked, MonitorError> {
-        let Some(exit) = exit_intraday(position, quote, reading, &self.exits) else {
+        // A trader's close request: at the quote's last price, whatever the rules say.
+        let exit = match manual {
+            true => Some(Exit {
+                reason: ExitReason::Manual,
+                price: quote.last,
+            }),
+            false => exit_intraday(position, quote, reading, &self.exits),
+        };
+        let Some(exit) = exit else {
             let client = self.pool.get().await.map_err(DbError::from)?;
             portfolio_store::mark_position(&**client, id, quote.last, quote.at).await?;
             return Ok(Booked {

@@ -59,7 +59,7 @@ impl Label {
     pub fn of_exit(reason: ExitReason) -> Label {
         match reason {
             ExitReason::StopLoss => Label::Sell,
-            ExitReason::TimeDecay | ExitReason::SignalFlip => Label::Hold,
+            ExitReason::TimeDecay | ExitReason::SignalFlip | ExitReason::Manual => Label::Hold,
             ExitReason::Target => Label::Buy,
         }
     }
