@@ -63,6 +63,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::models::ModelsCommand,
     },
+    /// Serve the query API and the dashboard over plain HTTP (the `api` Lambda's router).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+    },
+    /// API keys of the query API: `create` (printed once), `list`, `revoke`.
+    ApiKeys {
+        #[command(subcommand)]
+        command: commands::serve::ApiKeysCommand,
+    },
     /// The notification outbox: `list` what was given up (or skipped), `requeue` it.
     Outbox {
         #[command(subcommand)]
@@ -118,6 +128,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Features { command } => commands::features::run(command).await,
         Command::Models { command } => commands::models::run(command).await,
         Command::Outbox { command } => commands::outbox::run(command).await,
+        Command::Serve { addr } => commands::serve::serve(addr).await,
+        Command::ApiKeys { command } => commands::serve::api_keys(command).await,
         Command::Backtest(args) => commands::backtest::run(*args).await,
         Command::Indicators { csv } => {
             let stdout = std::io::stdout();

@@ -124,7 +124,7 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 /// 2021-03-01: AAA and BBB pass, CCC is at exactly 0.70, DDD has no close, EEE holds.
-async fn monday(db: &TestDb) -> NaiveDate {
+pub async fn monday(db: &TestDb) -> NaiveDate {
     let d = day("2021-03-01");
     put_close(db, "AAA", d, 50.0).await;
     put_features(

@@ -2,6 +2,7 @@
 //! PgBouncer, recorded Yahoo traffic through wiremock, EventBridge on moto.
 //! Run through `make test`, which starts those services.
 
+mod api;
 mod breaker;
 mod build_features;
 mod db_timeouts;

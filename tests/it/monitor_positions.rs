@@ -30,7 +30,7 @@ use crate::generate_signals::{count, day, put_features};
 
 const QUOTE: &str = "yahoo_chart/quote-AAPL-2025-03-24.body.json";
 
-fn now() -> DateTime<Utc> {
+pub fn now() -> DateTime<Utc> {
     "2025-03-24T14:00:00Z".parse().unwrap()
 }
 
@@ -62,7 +62,7 @@ impl Respond for SlowRecordedQuote {
     }
 }
 
-async fn yahoo() -> MockServer {
+pub async fn yahoo() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path_regex(r"^/v8/finance/chart/[A-Z0-9]+$"))
@@ -235,7 +235,7 @@ pub async fn open_in(
     opened.signal_id
 }
 
-async fn signal_row(db: &TestDb, id: i64) -> (bool, Option<f64>, Option<String>, Option<f64>) {
+pub async fn signal_row(db: &TestDb, id: i64) -> (bool, Option<f64>, Option<String>, Option<f64>) {
     let c = db.pool.get().await.unwrap();
     let r = c
         .query_one("SELECT is_active, exit_price, exit_reason, mark_price FROM trading_signals WHERE id = $1", &[&id])

@@ -8,4 +8,5 @@ pub mod predict;
 pub mod reddit;
 pub mod run;
 pub mod sentiment;
+pub mod serve;
 pub mod signals;

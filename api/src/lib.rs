@@ -1,0 +1,124 @@
+//! The query API and the dashboard (docs/api.md): one axum router, served by the `api`
+//! Lambda behind API Gateway's HTTP API (lambda_http) and by `tft serve` over plain HTTP,
+//! with the same database. The OpenAPI 3.1 document is generated from the handlers
+//! (utoipa) and served at `/v1/openapi.json`: the single source of the contract.
+
+pub mod auth;
+pub mod error;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Json;
+use shared::adapters::db::Pool;
+use shared::config::{parse, ConfigError, EnvSource};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// The API's settings, read once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiConfig {
+    /// Requests per key per minute (`TFT_API_RATE_PER_MINUTE`, default 600).
+    pub rate_per_minute: i32,
+    /// The benchmark shown beside the equity curve (`TFT_BENCHMARK`, default SPY).
+    pub benchmark: String,
+    /// The drawdown limit of the breaker, shown against the drawdown.
+    pub drawdown_limit: f64,
+    /// The risk manager's position slots.
+    pub max_positions: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        let risk = shared::core::risk::RiskConfig::default();
+        Self {
+            rate_per_minute: 600,
+            benchmark: "SPY".into(),
+            drawdown_limit: risk.max_drawdown,
+            max_positions: risk.max_positions,
+        }
+    }
+}
+
+impl ApiConfig {
+    pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let rate: i64 = parse(env, "TFT_API_RATE_PER_MINUTE", i64::from(d.rate_per_minute))?;
+        if !(1..=100_000).contains(&rate) {
+            return Err(ConfigError::Invalid {
+                name: "TFT_API_RATE_PER_MINUTE",
+                reason: format!("{rate} is not between 1 and 100000"),
+            });
+        }
+        Ok(Self {
+            rate_per_minute: rate as i32,
+            benchmark: env.get("TFT_BENCHMARK").unwrap_or(d.benchmark),
+            ..d
+        })
+    }
+}
+
+/// What every handler reads: the pool (built once per container) and the settings.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Arc<ApiConfig>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "TFT Trader API",
+        description = "Signals, positions, portfolio, sentiment and the model of TFT Trader. \
+Every route but /v1/health and /v1/openapi.json needs an API key (Authorization: Bearer).",
+        version = "1.0.0"
+    ),
+    modifiers(&SecurityAddon),
+    components(schemas(error::Problem))
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+    }
+}
+
+/// The router and its OpenAPI document.
+pub fn router_and_openapi(state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::routes())
+        .split_for_parts();
+    api.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    let document = Arc::new(api.clone());
+    let router = router
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { Json((*document).clone()) }
+            }),
+        )
+        .fallback(routes::not_found)
+        .with_state(state);
+    (router, api)
+}
+
+/// The router (`tft serve`, the Lambda).
+pub fn router(state: AppState) -> axum::Router {
+    router_and_openapi(state).0
+}

@@ -1,0 +1,20 @@
+//! Lambda `api`: the query API and the dashboard behind API Gateway's HTTP API (payload
+//! 2.0). Builds the pool and the router once per container; lambda_http turns each API
+//! Gateway event into a request for the same router `tft serve` runs.
+
+use std::sync::Arc;
+
+use api::{ApiConfig, AppState};
+use shared::config::ProcessEnv;
+use shared::jobs::init::FunctionContext;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let FunctionContext { pool, .. } = FunctionContext::from_env().await?;
+    let state = AppState {
+        pool,
+        config: Arc::new(ApiConfig::from_env(&ProcessEnv)?),
+    };
+    lambda_http::run(api::router(state)).await
+}

@@ -1,0 +1,650 @@
+//! The query API (issue 12) on real PostgreSQL with seeded data, through the router the
+//! `api` Lambda and `tft serve` run (requests handed to it in process): auth (none,
+//! wrong, revoked, expired, read vs admin, rate), validation errors as problem+json,
+//! signals with filters and keyset pagination under concurrent inserts, one signal's
+//! story, positions, portfolio, refusals, predictions, pause → generate-signals opens
+//! nothing, manual close → the monitor closes it once, and the OpenAPI document against
+//! the router.
+
+use std::sync::Arc;
+
+use api::{ApiConfig, AppState};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use chrono::{Duration, NaiveDate, Utc};
+use integration_tests::TestDb;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use shared::adapters::api_keys;
+use tower::ServiceExt;
+
+use crate::generate_signals::{count, day, job, monday, put_close, put_prediction, request};
+use crate::monitor_positions::{monitor, now, open_in, signal_row, yahoo};
+
+struct Api {
+    db: TestDb,
+    router: axum::Router,
+    read: String,
+    admin: String,
+}
+
+async fn api_with(rate_per_minute: i32) -> Api {
+    let db = TestDb::new().await;
+    let client = db.pool.get().await.unwrap();
+    let (_, read) = api_keys::create(&**client, "reader", false, None)
+        .await
+        .unwrap();
+    let (_, admin) = api_keys::create(&**client, "ops", true, None)
+        .await
+        .unwrap();
+    drop(client);
+    let router = api::router(AppState {
+        pool: db.pool.clone(),
+        config: Arc::new(ApiConfig {
+            rate_per_minute,
+            ..ApiConfig::default()
+        }),
+    });
+    Api {
+        db,
+        router,
+        read: read.expose_secret().to_string(),
+        admin: admin.expose_secret().to_string(),
+    }
+}
+
+async fn api() -> Api {
+    api_with(10_000).await
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        key: Option<&str>,
+    ) -> (StatusCode, String, Value) {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(key) = key {
+            builder = builder.header("authorization", format!("Bearer {key}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(builder.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(response.into_body(), 10 << 20)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, content_type, body)
+    }
+
+    async fn get(&self, uri: &str) -> Value {
+        let (status, _, body) = self.call(Method::GET, uri, Some(&self.read)).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        body
+    }
+
+    async fn problem(
+        &self,
+        method: Method,
+        uri: &str,
+        key: Option<&str>,
+        status: StatusCode,
+    ) -> Value {
+        let (got, content_type, body) = self.call(method, uri, key).await;
+        assert_eq!(got, status, "{uri}: {body}");
+        assert_eq!(content_type, "application/problem+json", "{uri}");
+        assert_eq!(body["status"], status.as_u16(), "{body}");
+        assert!(
+            body["code"].is_string() && body["detail"].is_string(),
+            "{body}"
+        );
+        body
+    }
+}
+
+#[tokio::test]
+async fn health_and_the_openapi_document_are_open_everything_else_needs_a_key() {
+    let a = api().await;
+    let (status, _, health) = a.call(Method::GET, "/v1/health", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["database"], "reachable");
+    assert_eq!(health["steps"].as_array().unwrap().len(), 7);
+    let (status, _, doc) = a.call(Method::GET, "/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+
+    let none = a
+        .problem(Method::GET, "/v1/signals", None, StatusCode::UNAUTHORIZED)
+        .await;
+    assert_eq!(none["code"], "unauthorized");
+    let wrong = a
+        .problem(
+            Method::GET,
+            "/v1/signals",
+            Some("tft_not-a-key"),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    assert!(
+        wrong["detail"].as_str().unwrap().contains("not valid"),
+        "{wrong}"
+    );
+    // x-api-key works as well as Bearer.
+    let response = a
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/v1/portfolio")
+                .header("x-api-key", &a.read)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_ne!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // Revoked and expired keys.
+    let client = a.db.pool.get().await.unwrap();
+    let (_, old) = api_keys::create(
+        &**client,
+        "old",
+        false,
+        Some(Utc::now() - Duration::days(1)),
+    )
+    .await
+    .unwrap();
+    assert!(api_keys::revoke(&**client, "reader").await.unwrap());
+    drop(client);
+    let revoked = a
+        .problem(
+            Method::GET,
+            "/v1/signals",
+            Some(&a.read),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    assert!(
+        revoked["detail"].as_str().unwrap().contains("revoked"),
+        "{revoked}"
+    );
+    let expired = a
+        .problem(
+            Method::GET,
+            "/v1/signals",
+            Some(old.expose_secret()),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await;
+    assert!(
+        expired["detail"].as_str().unwrap().contains("expired"),
+        "{expired}"
+    );
+
+    // A read key on an admin route: 403; the admin key passes.
+    let client = a.db.pool.get().await.unwrap();
+    let (_, reader) = api_keys::create(&**client, "reader2", false, None)
+        .await
+        .unwrap();
+    drop(client);
+    let forbidden = a
+        .problem(
+            Method::POST,
+            "/v1/trading/pause",
+            Some(reader.expose_secret()),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    assert_eq!(forbidden["code"], "forbidden");
+    let unknown = a
+        .problem(
+            Method::GET,
+            "/v1/nothing-here",
+            Some(&a.admin),
+            StatusCode::NOT_FOUND,
+        )
+        .await;
+    assert_eq!(unknown["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_key_past_its_rate_gets_429_with_retry_after() {
+    let a = api_with(3).await;
+    for _ in 0..3 {
+        assert_eq!(
+            a.call(Method::GET, "/v1/positions", Some(&a.read)).await.0,
+            StatusCode::OK
+        );
+    }
+    let limited = a
+        .problem(
+            Method::GET,
+            "/v1/positions",
+            Some(&a.read),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
+    assert_eq!(limited["code"], "rate_limited");
+    // Another key has its own budget; the last use is recorded.
+    assert_eq!(
+        a.call(Method::GET, "/v1/positions", Some(&a.admin)).await.0,
+        StatusCode::OK
+    );
+    let client = a.db.pool.get().await.unwrap();
+    let keys = api_keys::list(&**client).await.unwrap();
+    assert!(keys.iter().all(|k| k.last_used_at.is_some()), "{keys:?}");
+}
+
+#[tokio::test]
+async fn every_bad_parameter_is_a_400_problem_with_the_reason() {
+    let a = api().await;
+    for (uri, needle) in [
+        ("/v1/signals?status=won", "status"),
+        ("/v1/signals?limit=0", "limit"),
+        ("/v1/signals?limit=201", "limit"),
+        ("/v1/signals?limit=ten", "limit"),
+        ("/v1/signals?from=2021-13-01", "from"),
+        ("/v1/signals?from=2021-03-02&to=2021-03-01", "after"),
+        ("/v1/signals?ticker=not%20a%20ticker", "ticker"),
+        ("/v1/signals?cursor=zz", "cursor"),
+        ("/v1/signals?limt=5", "limt"),
+        ("/v1/signals/abc", "id"),
+        ("/v1/signals/-4", "id"),
+        ("/v1/rejections?date=yesterday", "date"),
+        ("/v1/predictions?min_confidence=2", "min_confidence"),
+    ] {
+        let p = a
+            .problem(Method::GET, uri, Some(&a.read), StatusCode::BAD_REQUEST)
+            .await;
+        assert_eq!(p["code"], "bad_parameter", "{uri}");
+        assert!(p["detail"].as_str().unwrap().contains(needle), "{uri}: {p}");
+    }
+    a.problem(
+        Method::GET,
+        "/v1/signals/999999",
+        Some(&a.read),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn signals_filter_and_a_signal_tells_its_whole_story() {
+    let a = api().await;
+    let d = monday(&a.db).await;
+    job(&a.db, None).handle(&request(d)).await.unwrap();
+    let page = a.get("/v1/signals").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    assert!(page["next_cursor"].is_null());
+    let tickers: Vec<&str> = items
+        .iter()
+        .map(|i| i["ticker"].as_str().unwrap())
+        .collect();
+    assert!(tickers.contains(&"AAA") && tickers.contains(&"BBB"));
+    assert!(items.iter().all(|i| i["status"] == "pending"));
+    assert_eq!(
+        a.get("/v1/signals?status=open").await["items"],
+        serde_json::json!([])
+    );
+    let aaa = a.get("/v1/signals?ticker=aaa").await;
+    assert_eq!(aaa["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        a.get("/v1/signals?from=2021-03-02").await["items"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        a.get("/v1/signals?from=2021-03-01&to=2021-03-01").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let id = aaa["items"][0]["id"].as_i64().unwrap();
+    let detail = a.get(&format!("/v1/signals/{id}")).await;
+    assert_eq!(detail["ticker"], "AAA");
+    assert_eq!(detail["planned"]["stop_loss"], 48.5);
+    assert_eq!(detail["prediction"]["vote"]["buy"], 0.8, "{detail}");
+    assert_eq!(detail["features"]["volatility_20d"], 0.015, "{detail}");
+    let deliveries = detail["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 2, "{detail}");
+    assert!(deliveries.iter().all(|d| d["status"] == "pending"));
+
+    let refusals = a.get("/v1/rejections").await;
+    assert_eq!(refusals["trading_date"], "2021-03-01");
+    let rules: Vec<&str> = refusals["refusals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"confidence_too_low") && rules.contains(&"no_market_data"),
+        "{refusals}"
+    );
+    let predictions = a.get("/v1/predictions?min_confidence=0.75").await;
+    let names: Vec<&str> = predictions["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["ticker"].as_str().unwrap())
+        .collect();
+    // Most confident first, whatever the class (EEE's 0.80 is a HOLD).
+    assert_eq!(names, ["DDD", "AAA", "EEE", "BBB"], "{predictions}");
+
+    let positions = a.get("/v1/positions").await;
+    assert_eq!(positions["positions"].as_array().unwrap().len(), 2);
+    assert_eq!(positions["positions"][0]["status"], "pending");
+    let portfolio = a.get("/v1/portfolio").await;
+    assert_eq!(portfolio["positions_used"], 2);
+    assert_eq!(portfolio["positions_max"], 5);
+    assert_eq!(portfolio["breaker"], "armed");
+    assert_eq!(portfolio["drawdown_limit"], 0.15);
+    assert_eq!(portfolio["control"]["entries_paused"], false);
+}
+
+/// Keyset pagination while signals are being inserted: every row committed before the
+/// first page is seen exactly once; rows inserted meanwhile (newer) never shift a page.
+#[tokio::test]
+async fn pagination_repeats_nothing_and_skips_nothing_under_concurrent_inserts() {
+    let a = api().await;
+    let seed = |range: std::ops::Range<i64>, at_offset: i64| {
+        format!(
+            "INSERT INTO trading_signals (signal_key, ticker, trading_date, signal, confidence, model_version, \
+                 entry_price, is_active, exit_price, exit_reason, closed_at, generated_at) \
+             SELECT 'seed:' || g, 'T' || (g % 50), DATE '2021-01-04' + (g % 300), 'BUY', 0.5, 'v', 10, false, 11, \
+                    'target', now(), now() - ({at_offset} + g) * interval '1 second' \
+             FROM generate_series({}, {}) g",
+            range.start,
+            range.end - 1
+        )
+    };
+    let client = a.db.pool.get().await.unwrap();
+    // 130 rows, ten of them sharing one generated_at (ties broken by id).
+    client.batch_execute(&seed(0..120, 1000)).await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO trading_signals (signal_key, ticker, trading_date, signal, confidence, model_version, \
+                 entry_price, is_active, exit_price, exit_reason, closed_at, generated_at) \
+             SELECT 'tie:' || g, 'TIE', DATE '2021-02-01', 'BUY', 0.5, 'v', 10, false, 11, 'target', now(), \
+                    TIMESTAMPTZ '2021-02-01 12:00:00+00' FROM generate_series(1, 10) g",
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let before = count(&a.db, "SELECT count(*) FROM trading_signals").await;
+    let mut seen = Vec::new();
+    let mut uri = "/v1/signals?limit=17".to_string();
+    let mut page_no = 0;
+    loop {
+        let page = a.get(&uri).await;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_i64().unwrap()),
+        );
+        // Between pages, newer signals arrive.
+        let client = a.db.pool.get().await.unwrap();
+        client
+            .batch_execute(&seed(1000 + page_no * 5..1005 + page_no * 5, -10_000))
+            .await
+            .unwrap();
+        page_no += 1;
+        match page["next_cursor"].as_str() {
+            Some(c) => uri = format!("/v1/signals?limit=17&cursor={c}"),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "an item was repeated");
+    assert_eq!(
+        seen.len() as i64,
+        before,
+        "an item committed before the first page was skipped"
+    );
+    assert!(page_no >= 8);
+}
+
+/// Pause → generate-signals opens nothing (the planned entries are refused
+/// `entries_paused`, exits keep running); resume → it trades again. Recorded with the key.
+#[tokio::test]
+async fn pause_stops_new_entries_and_resume_restarts_them() {
+    let a = api().await;
+    let paused = a
+        .call(
+            Method::POST,
+            "/v1/trading/pause?reason=fomc",
+            Some(&a.admin),
+        )
+        .await;
+    assert_eq!(paused.0, StatusCode::OK, "{}", paused.2);
+    assert_eq!(paused.2["entries_paused"], true);
+    assert_eq!(paused.2["changed_by"], "ops");
+    let d = monday(&a.db).await;
+    let s = job(&a.db, None).handle(&request(d)).await.unwrap();
+    assert!(s.opened.is_empty(), "{s:?}");
+    let refused: Vec<&str> = s
+        .refused
+        .iter()
+        .filter(|r| r.rules == ["entries_paused"])
+        .map(|r| r.ticker.as_str())
+        .collect();
+    assert_eq!(refused, ["AAA", "BBB"], "{s:?}");
+    assert!(
+        s.refused[s.refused.len() - 1].reasons[0].contains("paused (by ops"),
+        "{s:?}"
+    );
+    assert_eq!(
+        count(&a.db, "SELECT count(*) FROM trading_signals").await,
+        0
+    );
+
+    let resumed = a
+        .call(Method::POST, "/v1/trading/resume", Some(&a.admin))
+        .await;
+    assert_eq!(resumed.2["entries_paused"], false);
+    let next = day("2021-03-02");
+    put_close(&a.db, "AAA", next, 50.0).await;
+    crate::generate_signals::put_features(&a.db, "AAA", next, &[("volatility_20d", 0.015)]).await;
+    put_prediction(&a.db, "AAA", next, [0.05, 0.15, 0.80]).await;
+    let s = job(&a.db, None).handle(&request(next)).await.unwrap();
+    assert_eq!(s.opened.len(), 1, "{s:?}");
+    let actions = count(
+        &a.db,
+        "SELECT count(*) FROM admin_actions WHERE key_name = 'ops' AND action IN ('trading.pause', 'trading.resume')",
+    )
+    .await;
+    assert_eq!(actions, 2);
+}
+
+/// A manual close: the monitor's next run closes the position once, reason `manual`, at
+/// its quote; a second request is a 409; a pending entry is cancelled at once.
+#[tokio::test]
+async fn a_manual_close_is_done_once_by_the_monitor_and_a_pending_entry_is_cancelled() {
+    let a = api().await;
+    let id = open_in(
+        &a.db,
+        10_000_000.0,
+        "AAPL",
+        day("2025-03-20"),
+        205.0,
+        0.0375,
+        0.2,
+        10,
+    )
+    .await;
+    let (status, _, body) = a
+        .call(
+            Method::POST,
+            &format!("/v1/positions/{id}/close"),
+            Some(&a.admin),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["action"], "close_requested");
+    a.problem(
+        Method::POST,
+        &format!("/v1/positions/{id}/close"),
+        Some(&a.admin),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    a.problem(
+        Method::POST,
+        &format!("/v1/positions/{id}/close"),
+        Some(&a.read),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let yahoo = yahoo().await;
+    let job = monitor(&a.db, &yahoo, None);
+    let s = job.handle(now()).await.unwrap();
+    assert_eq!(s.closed.len(), 1, "{s:?}");
+    assert_eq!(s.closed[0].exit_reason, "manual");
+    // The recorded quote's last price.
+    assert_eq!(signal_row(&a.db, id).await.1, Some(220.003));
+    assert!(job.handle(now()).await.unwrap().closed.is_empty());
+    a.problem(
+        Method::POST,
+        &format!("/v1/positions/{id}/close"),
+        Some(&a.admin),
+        StatusCode::CONFLICT,
+    )
+    .await;
+
+    // A pending entry: cancelled now, its cash back.
+    let d = monday(&a.db).await;
+    crate::generate_signals::job(&a.db, None)
+        .handle(&request(d))
+        .await
+        .unwrap();
+    let client = a.db.pool.get().await.unwrap();
+    let pending: i64 = client
+        .query_one("SELECT id FROM trading_signals WHERE ticker = 'AAA'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    drop(client);
+    let (status, _, body) = a
+        .call(
+            Method::POST,
+            &format!("/v1/positions/{pending}/close"),
+            Some(&a.admin),
+        )
+        .await;
+    assert_eq!(
+        (status, body["action"].as_str()),
+        (StatusCode::OK, Some("entry_cancelled")),
+        "{body}"
+    );
+    let status: String =
+        a.db.pool
+            .get()
+            .await
+            .unwrap()
+            .query_one(
+                "SELECT entry_status FROM trading_signals WHERE id = $1",
+                &[&pending],
+            )
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(status, "missed");
+    a.problem(
+        Method::POST,
+        "/v1/positions/999999/close",
+        Some(&a.admin),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+/// The OpenAPI document and the router agree: every documented operation is served
+/// (none answers "no route"), and every route the router serves is documented.
+#[tokio::test]
+async fn the_openapi_document_and_the_router_agree() {
+    let a = api().await;
+    let (router, doc) = api::router_and_openapi(AppState {
+        pool: a.db.pool.clone(),
+        config: Arc::new(ApiConfig::default()),
+    });
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let item = serde_json::to_value(item).unwrap();
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    documented.sort();
+    let served = [
+        ("GET", "/v1/health"),
+        ("GET", "/v1/predictions"),
+        ("GET", "/v1/portfolio"),
+        ("GET", "/v1/positions"),
+        ("POST", "/v1/positions/{id}/close"),
+        ("GET", "/v1/rejections"),
+        ("GET", "/v1/signals"),
+        ("GET", "/v1/signals/{id}"),
+        ("POST", "/v1/trading/pause"),
+        ("POST", "/v1/trading/resume"),
+    ];
+    let mut served: Vec<(String, String)> = served
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    served.sort();
+    assert_eq!(documented, served);
+    for (method, path) in &documented {
+        let uri = path.replace("{id}", "999999");
+        let response = router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method.as_str())
+                    .uri(&uri)
+                    .header("authorization", format!("Bearer {}", a.admin))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        assert!(
+            !body["detail"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("no route"),
+            "{method} {uri} is documented but not served"
+        );
+    }
+    // And a path the document does not have is not served.
+    let (status, _, _) = a
+        .call(Method::GET, "/v1/secret-admin", Some(&a.admin))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let _ = NaiveDate::MIN;
+}
