@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use shared::adapters::api_keys::{self, TradingControl};
 use shared::adapters::api_store::{
-    self, PredictionView, Refusal, SignalDetail, SignalFilter, SignalStatus, SignalSummary,
-    StepFreshness,
+    self, BarView, EquityPoint, GroupBy, PredictionView, Refusal, SentimentDay, SignalDetail,
+    SignalFilter, SignalStatus, SignalSummary, StepFreshness, TradeStats,
 };
 use shared::adapters::{db, portfolio_store};
 use shared::core::calendar::new_york_date;
@@ -38,6 +38,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(close_position))
+        .routes(routes!(equity))
+        .routes(routes!(performance))
+        .routes(routes!(trending))
+        .routes(routes!(ticker_sentiment))
+        .routes(routes!(ticker))
 }
 
 /// 404 as a problem document.
@@ -669,6 +674,205 @@ async fn close_position(
         signal_id: id,
         ticker,
         action: action.into(),
+    }))
+}
+
+fn date_range(
+    params: &HashMap<String, String>,
+) -> Result<(Option<NaiveDate>, Option<NaiveDate>), ApiError> {
+    let (from, to) = (date_param(params, "from")?, date_param(params, "to")?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(ApiError::BadParameter(format!("from {f} is after to {t}")));
+        }
+    }
+    Ok((from, to))
+}
+
+fn path_ticker(raw: &str) -> Result<String, ApiError> {
+    shared::core::tickers::storage_spelling(raw)
+        .ok_or_else(|| ApiError::BadParameter(format!("ticker {raw:?} is not a ticker symbol")))
+}
+
+/// The equity curve with the benchmark over the same days.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EquityCurve {
+    pub benchmark: String,
+    pub points: Vec<EquityPoint>,
+}
+
+/// The daily equity at the closes with the benchmark's buy & hold of the same money.
+#[utoipa::path(get, path = "/v1/portfolio/equity", tag = "portfolio",
+    params(("from" = Option<NaiveDate>, Query, description = "YYYY-MM-DD"),
+           ("to" = Option<NaiveDate>, Query, description = "YYYY-MM-DD")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = EquityCurve), (status = 400, body = Problem),
+              (status = 401, body = Problem)))]
+async fn equity(
+    _caller: Caller,
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Json<EquityCurve>, ApiError> {
+    only(&params, &["from", "to"])?;
+    let (from, to) = date_range(&params)?;
+    let client = state.pool.get().await.map_err(db::DbError::from)?;
+    let points = api_store::equity_curve(&**client, &state.config.benchmark, from, to).await?;
+    Ok(Json(EquityCurve {
+        benchmark: state.config.benchmark.clone(),
+        points,
+    }))
+}
+
+/// The live closed trades' metrics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Performance {
+    pub total: TradeStats,
+    /// `ticker`, `exit_reason`, `month` or `year`; absent without `group_by`.
+    pub group_by: Option<String>,
+    pub groups: Vec<TradeStats>,
+}
+
+/// The backtest's trade metrics on live trades: count, win rate, P&L, average return,
+/// profit factor, expectancy; in total and by `group_by`.
+#[utoipa::path(get, path = "/v1/performance", tag = "portfolio",
+    params(("group_by" = Option<String>, Query, description = "ticker | exit_reason | month | year")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Performance), (status = 400, body = Problem),
+              (status = 401, body = Problem)))]
+async fn performance(
+    _caller: Caller,
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Json<Performance>, ApiError> {
+    only(&params, &["group_by"])?;
+    let group_by = params
+        .get("group_by")
+        .map(|g| {
+            GroupBy::parse(g).ok_or_else(|| {
+                ApiError::BadParameter(format!(
+                    "group_by must be ticker, exit_reason, month or year, got {g:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let client = state.pool.get().await.map_err(db::DbError::from)?;
+    let (total, groups) = api_store::performance(&**client, group_by).await?;
+    Ok(Json(Performance {
+        total,
+        group_by: params.get("group_by").cloned(),
+        groups,
+    }))
+}
+
+/// The most mentioned tickers of a day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Trending {
+    pub trading_date: Option<NaiveDate>,
+    pub tickers: Vec<SentimentDay>,
+}
+
+/// Mentions (once per author), authors, sentiment, bullish share and their change
+/// against each ticker's previous day; default the latest aggregated day.
+#[utoipa::path(get, path = "/v1/sentiment/trending", tag = "sentiment",
+    params(("date" = Option<NaiveDate>, Query, description = "YYYY-MM-DD"),
+           ("limit" = Option<i64>, Query, description = "1..100, default 20")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = Trending), (status = 400, body = Problem),
+              (status = 401, body = Problem)))]
+async fn trending(
+    _caller: Caller,
+    State(state): State<AppState>,
+    Query(params): Params,
+) -> Result<Json<Trending>, ApiError> {
+    only(&params, &["date", "limit"])?;
+    let date = date_param(&params, "date")?;
+    let limit = match params.get("limit") {
+        None => 20,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=100).contains(l))
+            .ok_or_else(|| ApiError::BadParameter(format!("limit must be 1 to 100, got {v:?}")))?,
+    };
+    let client = state.pool.get().await.map_err(db::DbError::from)?;
+    let (trading_date, tickers) = api_store::trending(&**client, date, limit).await?;
+    Ok(Json(Trending {
+        trading_date,
+        tickers,
+    }))
+}
+
+/// A ticker's daily sentiment series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentimentSeries {
+    pub ticker: String,
+    pub days: Vec<SentimentDay>,
+}
+
+/// A ticker's daily Reddit sentiment in [from, to].
+#[utoipa::path(get, path = "/v1/sentiment/{ticker}", tag = "sentiment",
+    params(("ticker" = String, Path, description = "A ticker symbol"),
+           ("from" = Option<NaiveDate>, Query, description = "YYYY-MM-DD"),
+           ("to" = Option<NaiveDate>, Query, description = "YYYY-MM-DD")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = SentimentSeries), (status = 400, body = Problem),
+              (status = 401, body = Problem)))]
+async fn ticker_sentiment(
+    _caller: Caller,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Query(params): Params,
+) -> Result<Json<SentimentSeries>, ApiError> {
+    only(&params, &["from", "to"])?;
+    let ticker = path_ticker(&raw)?;
+    let (from, to) = date_range(&params)?;
+    let client = state.pool.get().await.map_err(db::DbError::from)?;
+    let days = api_store::sentiment_series(&**client, &ticker, from, to).await?;
+    Ok(Json(SentimentSeries { ticker, days }))
+}
+
+/// A ticker's bars and signals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TickerView {
+    pub ticker: String,
+    pub bars: Vec<BarView>,
+    /// Its BUY signals, newest first (at most 50): the chart's entry and exit markers.
+    pub signals: Vec<SignalSummary>,
+}
+
+/// Daily bars with indicators (default: the last 250) and the ticker's recent signals.
+#[utoipa::path(get, path = "/v1/tickers/{ticker}", tag = "tickers",
+    params(("ticker" = String, Path, description = "A ticker symbol"),
+           ("from" = Option<NaiveDate>, Query, description = "YYYY-MM-DD"),
+           ("to" = Option<NaiveDate>, Query, description = "YYYY-MM-DD")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = TickerView), (status = 400, body = Problem),
+              (status = 401, body = Problem), (status = 404, body = Problem)))]
+async fn ticker(
+    _caller: Caller,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Query(params): Params,
+) -> Result<Json<TickerView>, ApiError> {
+    only(&params, &["from", "to"])?;
+    let ticker = path_ticker(&raw)?;
+    let (from, to) = date_range(&params)?;
+    let client = state.pool.get().await.map_err(db::DbError::from)?;
+    let bars = api_store::bars(&**client, &ticker, from, to).await?;
+    let filter = SignalFilter {
+        ticker: Some(ticker.clone()),
+        ..Default::default()
+    };
+    let signals = api_store::list_signals(&**client, &filter, None, 50).await?;
+    if bars.is_empty() && signals.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no bars or signals stored for {ticker}"
+        )));
+    }
+    Ok(Json(TickerView {
+        ticker,
+        bars,
+        signals,
     }))
 }
 

@@ -599,8 +599,13 @@ async fn the_openapi_document_and_the_router_agree() {
     documented.sort();
     let served = [
         ("GET", "/v1/health"),
+        ("GET", "/v1/performance"),
         ("GET", "/v1/predictions"),
         ("GET", "/v1/portfolio"),
+        ("GET", "/v1/portfolio/equity"),
+        ("GET", "/v1/sentiment/trending"),
+        ("GET", "/v1/sentiment/{ticker}"),
+        ("GET", "/v1/tickers/{ticker}"),
         ("GET", "/v1/positions"),
         ("POST", "/v1/positions/{id}/close"),
         ("GET", "/v1/rejections"),
@@ -616,7 +621,7 @@ async fn the_openapi_document_and_the_router_agree() {
     served.sort();
     assert_eq!(documented, served);
     for (method, path) in &documented {
-        let uri = path.replace("{id}", "999999");
+        let uri = path.replace("{id}", "999999").replace("{ticker}", "ZZZZ");
         let response = router
             .clone()
             .oneshot(
@@ -647,4 +652,99 @@ async fn the_openapi_document_and_the_router_agree() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let _ = NaiveDate::MIN;
+}
+
+/// The equity curve with SPY's buy & hold of the same money, the live trades' metrics by
+/// group, trending sentiment with its change, a ticker's sentiment, bars and signals.
+#[tokio::test]
+async fn equity_performance_sentiment_and_a_ticker_view_read_what_the_chain_stored() {
+    let a = api().await;
+    let c = a.db.pool.get().await.unwrap();
+    c.batch_execute(
+        "INSERT INTO portfolio_equity_curve (date, cash, positions_value, equity, peak_equity, drawdown, \
+             realized_pnl, unrealized_pnl, open_positions) VALUES \
+         ('2021-03-01', 100000, 0, 100000, 100000, 0, 0, 0, 0), \
+         ('2021-03-02', 60000, 41000, 101000, 101000, 0, 0, 1000, 2), \
+         ('2021-03-03', 60000, 38000, 98000, 101000, 0.0297, 0, -2000, 2); \
+         INSERT INTO ticker_sentiment_daily (ticker, trading_date, window_start, cutoff_at, mentions, items, \
+             unique_authors, mean_sentiment, weighted_sentiment, bullish_share) VALUES \
+         ('GME', '2021-03-01', now(), now(), 40, 50, 40, 0.2, 0.25, 0.6), \
+         ('GME', '2021-03-02', now(), now(), 90, 120, 85, 0.4, 0.45, 0.7), \
+         ('AMC', '2021-03-02', now(), now(), 30, 31, 30, -0.1, -0.1, 0.3);",
+    )
+    .await
+    .unwrap();
+    drop(c);
+    for (d, close) in [
+        ("2021-03-01", 380.0),
+        ("2021-03-02", 390.0),
+        ("2021-03-03", 380.0),
+    ] {
+        put_close(&a.db, "SPY", day(d), close).await;
+    }
+    let curve = a.get("/v1/portfolio/equity?from=2021-03-02").await;
+    assert_eq!(curve["benchmark"], "SPY");
+    let points = curve["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{curve}");
+    assert_eq!(points[0]["equity"], 101000.0);
+    // SPY scaled to the first equity of the window: 101000 × 380 / 390.
+    let b = points[1]["benchmark"].as_f64().unwrap();
+    assert!((b - 101_000.0 * 380.0 / 390.0).abs() < 1e-6, "{b}");
+
+    let trending = a.get("/v1/sentiment/trending").await;
+    assert_eq!(trending["trading_date"], "2021-03-02");
+    assert_eq!(trending["tickers"][0]["ticker"], "GME");
+    assert_eq!(trending["tickers"][0]["mentions_change"], 50);
+    assert!(trending["tickers"][1]["mentions_change"].is_null());
+    let series = a
+        .get("/v1/sentiment/gme?from=2021-03-01&to=2021-03-01")
+        .await;
+    assert_eq!(series["days"].as_array().unwrap().len(), 1);
+
+    // A closed trade, by the monitor (target).
+    open_in(
+        &a.db,
+        10_000_000.0,
+        "AAPL",
+        day("2025-03-20"),
+        205.0,
+        0.0375,
+        0.075,
+        10,
+    )
+    .await;
+    let y = yahoo().await;
+    assert_eq!(
+        monitor(&a.db, &y, None)
+            .handle(now())
+            .await
+            .unwrap()
+            .closed
+            .len(),
+        1
+    );
+    let perf = a.get("/v1/performance?group_by=exit_reason").await;
+    assert_eq!(perf["total"]["trades"], 1);
+    assert_eq!(perf["total"]["wins"], 1);
+    assert_eq!(perf["groups"][0]["key"], "target");
+    assert!(perf["total"]["profit_factor"].is_null(), "no loss: {perf}");
+    a.problem(
+        Method::GET,
+        "/v1/performance?group_by=week",
+        Some(&a.read),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+
+    let view = a.get("/v1/tickers/AAPL").await;
+    assert_eq!(view["signals"][0]["exit_reason"], "target");
+    let spy = a.get("/v1/tickers/spy").await;
+    assert_eq!(spy["bars"].as_array().unwrap().len(), 3);
+    a.problem(
+        Method::GET,
+        "/v1/tickers/ZZZZ",
+        Some(&a.read),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }

@@ -500,3 +500,330 @@ pub async fn request_close(
         .context("request a close")?;
     Ok(!rows.is_empty())
 }
+
+/// One day of the equity curve, with the benchmark scaled to the curve's first equity.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EquityPoint {
+    pub date: NaiveDate,
+    pub equity: f64,
+    pub drawdown: f64,
+    pub cash: f64,
+    pub open_positions: i32,
+    /// The benchmark's close × (first equity / first benchmark close): buy & hold of the
+    /// same money on the same days; `null` on a day it has no bar.
+    pub benchmark: Option<f64>,
+}
+
+/// The marks of `portfolio_equity_curve` in [from, to] with `benchmark`'s closes.
+pub async fn equity_curve(
+    client: &impl GenericClient,
+    benchmark: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<EquityPoint>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT e.date, e.equity, e.drawdown, e.cash, e.open_positions, b.close \
+             FROM portfolio_equity_curve e \
+             LEFT JOIN stock_prices b ON b.ticker = $1 AND b.date = e.date \
+             WHERE ($2::date IS NULL OR e.date >= $2) AND ($3::date IS NULL OR e.date <= $3) \
+             ORDER BY e.date",
+            &[
+                (&benchmark, Type::VARCHAR),
+                (&from, Type::DATE),
+                (&to, Type::DATE),
+            ],
+        )
+        .await
+        .context("read the equity curve")?;
+    let mut base: Option<(f64, f64)> = None;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let equity: f64 = r.get(1);
+            let close: Option<f64> = r.get(5);
+            if let (None, Some(c)) = (base, close) {
+                base = Some((equity, c));
+            }
+            EquityPoint {
+                date: r.get(0),
+                equity,
+                drawdown: r.get(2),
+                cash: r.get(3),
+                open_positions: r.get(4),
+                benchmark: match (base, close) {
+                    (Some((e0, c0)), Some(c)) if c0 > 0.0 => Some(e0 * c / c0),
+                    _ => None,
+                },
+            }
+        })
+        .collect())
+}
+
+/// The backtest's trade metrics on a group of live closed trades.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TradeStats {
+    /// The group's key (a ticker, an exit reason, `YYYY-MM`, `YYYY`; `all` for the total).
+    pub key: String,
+    pub trades: i64,
+    pub wins: i64,
+    pub win_rate: f64,
+    /// Net P&L, costs included.
+    pub total_pnl: f64,
+    /// Mean net return per trade (P&L over what the entry cost).
+    pub avg_return: f64,
+    /// Gross wins over gross losses (`null` without a loss).
+    pub profit_factor: Option<f64>,
+    /// Mean P&L per trade.
+    pub expectancy: f64,
+    pub avg_days_held: Option<f64>,
+}
+
+/// How [`performance`] groups the closed trades.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Ticker,
+    ExitReason,
+    Month,
+    Year,
+}
+
+impl GroupBy {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ticker" => Some(Self::Ticker),
+            "exit_reason" => Some(Self::ExitReason),
+            "month" => Some(Self::Month),
+            "year" => Some(Self::Year),
+            _ => None,
+        }
+    }
+
+    fn key_sql(self) -> &'static str {
+        match self {
+            Self::Ticker => "ticker::text",
+            Self::ExitReason => "exit_reason::text",
+            Self::Month => "to_char(closed_at AT TIME ZONE 'America/New_York', 'YYYY-MM')",
+            Self::Year => "to_char(closed_at AT TIME ZONE 'America/New_York', 'YYYY')",
+        }
+    }
+}
+
+/// The closed trades' metrics in total and by `group_by`.
+pub async fn performance(
+    client: &impl GenericClient,
+    group_by: Option<GroupBy>,
+) -> Result<(TradeStats, Vec<TradeStats>), DbError> {
+    let stats = |key_sql: &str| {
+        format!(
+            "SELECT {key_sql} AS key, count(*), count(*) FILTER (WHERE realized_pnl > 0), \
+                 coalesce(sum(realized_pnl), 0), \
+                 coalesce(avg(realized_pnl / nullif(shares * fill_price + coalesce(entry_commission, 0), 0)), 0), \
+                 sum(realized_pnl) FILTER (WHERE realized_pnl > 0), -sum(realized_pnl) FILTER (WHERE realized_pnl < 0), \
+                 avg((closed_at AT TIME ZONE 'America/New_York')::date - entry_date + 1)::float8 \
+             FROM trading_signals \
+             WHERE signal = 'BUY' AND NOT is_active AND exit_reason IS NOT NULL AND realized_pnl IS NOT NULL \
+             GROUP BY 1 ORDER BY 1"
+        )
+    };
+    let read = |r: &Row| {
+        let trades: i64 = r.get(1);
+        let wins: i64 = r.get(2);
+        let total: f64 = r.get(3);
+        let gains: Option<f64> = r.get(5);
+        let losses: Option<f64> = r.get(6);
+        TradeStats {
+            key: r.get(0),
+            trades,
+            wins,
+            win_rate: if trades > 0 {
+                wins as f64 / trades as f64
+            } else {
+                0.0
+            },
+            total_pnl: total,
+            avg_return: r.get(4),
+            profit_factor: match losses {
+                Some(l) if l > 0.0 => Some(gains.unwrap_or(0.0) / l),
+                _ => None,
+            },
+            expectancy: if trades > 0 {
+                total / trades as f64
+            } else {
+                0.0
+            },
+            avg_days_held: r.get(7),
+        }
+    };
+    let total = client
+        .query_typed(&stats("'all'"), &[])
+        .await
+        .context("read the performance")?
+        .first()
+        .map(read)
+        .unwrap_or(TradeStats {
+            key: "all".into(),
+            trades: 0,
+            wins: 0,
+            win_rate: 0.0,
+            total_pnl: 0.0,
+            avg_return: 0.0,
+            profit_factor: None,
+            expectancy: 0.0,
+            avg_days_held: None,
+        });
+    let groups = match group_by {
+        None => Vec::new(),
+        Some(g) => client
+            .query_typed(&stats(g.key_sql()), &[])
+            .await
+            .context("read the performance by group")?
+            .iter()
+            .map(read)
+            .collect(),
+    };
+    Ok((total, groups))
+}
+
+/// A ticker's Reddit day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SentimentDay {
+    pub ticker: String,
+    pub trading_date: NaiveDate,
+    /// Once per author per day.
+    pub mentions: i32,
+    pub unique_authors: i32,
+    pub sentiment: f64,
+    pub weighted_sentiment: f64,
+    pub bullish_share: f64,
+    /// Against the ticker's previous stored day (`null` without one).
+    pub mentions_change: Option<i32>,
+    pub sentiment_change: Option<f64>,
+    pub bullish_share_change: Option<f64>,
+}
+
+const SENTIMENT_SQL: &str =
+    "SELECT ticker::text, trading_date, mentions, unique_authors, mean_sentiment, \
+     weighted_sentiment, bullish_share, \
+     mentions - lag(mentions) OVER w, mean_sentiment - lag(mean_sentiment) OVER w, \
+     bullish_share - lag(bullish_share) OVER w \
+     FROM ticker_sentiment_daily";
+
+fn sentiment_from(r: &Row) -> SentimentDay {
+    SentimentDay {
+        ticker: r.get(0),
+        trading_date: r.get(1),
+        mentions: r.get(2),
+        unique_authors: r.get(3),
+        sentiment: r.get(4),
+        weighted_sentiment: r.get(5),
+        bullish_share: r.get(6),
+        mentions_change: r.get(7),
+        sentiment_change: r.get(8),
+        bullish_share_change: r.get(9),
+    }
+}
+
+/// The most mentioned tickers of `date` (default: the latest aggregated day).
+pub async fn trending(
+    client: &impl GenericClient,
+    date: Option<NaiveDate>,
+    limit: i64,
+) -> Result<(Option<NaiveDate>, Vec<SentimentDay>), DbError> {
+    let rows = client
+        .query_typed(
+            &format!(
+                "WITH d AS (SELECT coalesce($1::date, (SELECT max(trading_date) FROM ticker_sentiment_daily)) AS day), \
+                 s AS ({SENTIMENT_SQL} WINDOW w AS (PARTITION BY ticker ORDER BY trading_date)) \
+                 SELECT s.* FROM s, d WHERE s.trading_date = d.day \
+                 ORDER BY s.mentions DESC, s.unique_authors DESC, s.ticker LIMIT $2"
+            ),
+            &[(&date, Type::DATE), (&limit, Type::INT8)],
+        )
+        .await
+        .context("read the trending tickers")?;
+    let day = rows.first().map(|r| r.get(1)).or(date);
+    Ok((day, rows.iter().map(sentiment_from).collect()))
+}
+
+/// A ticker's daily sentiment in [from, to].
+pub async fn sentiment_series(
+    client: &impl GenericClient,
+    ticker: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<SentimentDay>, DbError> {
+    let rows = client
+        .query_typed(
+            &format!(
+                "SELECT * FROM ({SENTIMENT_SQL} WHERE ticker = $1 \
+                     WINDOW w AS (PARTITION BY ticker ORDER BY trading_date)) s \
+                 WHERE ($2::date IS NULL OR s.trading_date >= $2) AND ($3::date IS NULL OR s.trading_date <= $3) \
+                 ORDER BY s.trading_date"
+            ),
+            &[(&ticker, Type::VARCHAR), (&from, Type::DATE), (&to, Type::DATE)],
+        )
+        .await
+        .context("read a ticker's sentiment")?;
+    Ok(rows.iter().map(sentiment_from).collect())
+}
+
+/// A daily bar with its stored indicators.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BarView {
+    pub date: NaiveDate,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: i64,
+    pub rsi: Option<f64>,
+    pub macd: Option<f64>,
+    pub macd_signal: Option<f64>,
+    pub bb_upper: Option<f64>,
+    pub bb_lower: Option<f64>,
+    pub sma_50: Option<f64>,
+    pub sma_200: Option<f64>,
+}
+
+/// A ticker's bars in [from, to] (default: the last 250 stored).
+pub async fn bars(
+    client: &impl GenericClient,
+    ticker: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Vec<BarView>, DbError> {
+    let rows = client
+        .query_typed(
+            "SELECT date, open, high, low, close, volume, rsi, macd, macd_signal, bb_upper, bb_lower, sma_50, sma_200 \
+             FROM (SELECT * FROM stock_prices WHERE ticker = $1 \
+                     AND ($2::date IS NULL OR date >= $2) AND ($3::date IS NULL OR date <= $3) \
+                   ORDER BY date DESC LIMIT CASE WHEN $2::date IS NULL THEN 250 ELSE 100000 END) b \
+             ORDER BY date",
+            &[(&ticker, Type::VARCHAR), (&from, Type::DATE), (&to, Type::DATE)],
+        )
+        .await
+        .context("read a ticker's bars")?;
+    Ok(rows
+        .iter()
+        .map(|r| BarView {
+            date: r.get(0),
+            open: r.get(1),
+            high: r.get(2),
+            low: r.get(3),
+            close: r.get(4),
+            volume: r.get(5),
+            rsi: r.get(6),
+            macd: r.get(7),
+            macd_signal: r.get(8),
+            bb_upper: r.get(9),
+            bb_lower: r.get(10),
+            sma_50: r.get(11),
+            sma_200: r.get(12),
+        })
+        .collect())
+}
