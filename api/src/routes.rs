@@ -415,10 +415,7 @@ async fn portfolio(
         })?;
     let live = portfolio_store::load(&**client, account).await?;
     let control = api_keys::trading_control(&**client).await?;
-    let marked_on = portfolio_store::equity_curve(&**client)
-        .await?
-        .last()
-        .map(|m| m.date);
+    let marked_on = api_store::last_marked_day(&**client).await?;
     let s = &live.state;
     let equity = s.equity_at_marks();
     let (breaker, tripped_on, locked_until) = match s.breaker {

@@ -827,3 +827,12 @@ pub async fn bars(
         })
         .collect())
 }
+
+/// The last day marked at the closes (`portfolio_equity_curve`).
+pub async fn last_marked_day(client: &impl GenericClient) -> Result<Option<NaiveDate>, DbError> {
+    let rows = client
+        .query_typed("SELECT max(date) FROM portfolio_equity_curve", &[])
+        .await
+        .context("read the last marked day")?;
+    Ok(rows.first().and_then(|r| r.get(0)))
+}
