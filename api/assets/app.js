@@ -95,21 +95,22 @@ function renderStatus(health, portfolio) {
 function renderPortfolio(p) {
   const dl = document.getElementById('portfolio');
   if (!p) {
-    dl.replaceChildren(el('dd', { class: 'muted' }, 'No paper portfolio yet: generate-signals creates it on its first run.'));
+    dl.replaceChildren(el('div', {}, el('dd', { class: 'muted' }, 'No paper portfolio yet: generate-signals creates it on its first run.')));
     return;
   }
   const share = Math.min(1, p.drawdown / p.drawdown_limit);
   const meter = el('div', { class: `meter ${share >= 1 ? 'bad' : share >= 0.5 ? 'warn' : ''}` }, el('span'));
   meter.firstChild.style.width = `${Math.max(0, share) * 100}%`;
-  const figure = (field, label, value, cls) => [el('dt', {}, label), el('dd', { 'data-field': field, class: cls }, value)];
+  // One <div> per figure (a <dl> may group its pairs so): one grid cell each.
+  const figure = (field, label, value, cls, extra) => el('div', {},
+    el('dt', {}, label), el('dd', { 'data-field': field, class: cls }, value), extra);
   dl.replaceChildren(
-    ...figure('cash', 'Cash', money(p.cash)),
-    ...figure('equity', 'Equity', money(p.equity)),
-    ...figure('peak', 'Peak', money(p.peak_equity)),
-    el('dt', {}, 'Drawdown / limit'),
-    el('dd', { 'data-field': 'drawdown' }, `${pct(p.drawdown)} / ${pct(p.drawdown_limit, 0)}`, meter),
-    ...figure('positions', 'Positions', `${p.positions_used} / ${p.positions_max}`),
-    ...figure('realized', 'Realized P&L', money(p.realized_pnl), sign(p.realized_pnl)),
+    figure('cash', 'Cash', money(p.cash)),
+    figure('equity', 'Equity', money(p.equity)),
+    figure('peak', 'Peak', money(p.peak_equity)),
+    figure('drawdown', 'Drawdown / limit', `${pct(p.drawdown)} / ${pct(p.drawdown_limit, 0)}`, undefined, meter),
+    figure('positions', 'Positions', `${p.positions_used} / ${p.positions_max}`),
+    figure('realized', 'Realized P&L', money(p.realized_pnl), sign(p.realized_pnl)),
   );
 }
 
@@ -147,8 +148,9 @@ function renderRecent(page) {
 const COLORS = ['#2962ff', '#e91e63', '#ff9800', '#00897b', '#8e24aa', '#6d4c41'];
 
 /** The equity curve (and the benchmark, rebased to the first equity), or, without one,
- *  each open position from its entry to its mark. Returns false when there is no data. */
-function renderChart(equity, positions) {
+ *  each position from its entry to its last mark (a pending entry: its planned price on
+ *  its fill day). Returns false when there is no data. */
+function renderChart(equity, positions, markedOn) {
   const box = document.getElementById('chart');
   if (chart) chart.remove();
   chart = null;
@@ -168,10 +170,9 @@ function renderChart(equity, positions) {
     }
   } else if (positions.positions.length) {
     title.textContent = 'Open positions: entry → mark';
-    const today = positions.as_of.slice(0, 10);
     for (const p of positions.positions) {
       const data = [{ time: p.entry_date, value: p.entry_price }];
-      if (today > p.entry_date) data.push({ time: today, value: p.mark });
+      if (p.status === 'open' && markedOn > p.entry_date) data.push({ time: markedOn, value: p.mark });
       lines.push({ title: p.ticker, data });
     }
   }
@@ -180,7 +181,8 @@ function renderChart(equity, positions) {
   if (!lines.length) return false;
   chart = LightweightCharts.createChart(box, {
     autoSize: true,
-    layout: { background: { color: '#ffffff' }, textColor: '#5f6b7a' },
+    // The attribution is in the page's footer (the logo's inline <style> breaks the CSP).
+    layout: { background: { color: '#ffffff' }, textColor: '#5f6b7a', attributionLogo: false },
     grid: { vertLines: { color: '#eef0f3' }, horzLines: { color: '#eef0f3' } },
     rightPriceScale: { borderVisible: false },
     timeScale: { borderVisible: false },
@@ -222,7 +224,7 @@ async function load() {
     renderActive(positions.positions, [...open.items, ...pending.items]);
     renderRejections(rejections);
     renderRecent(recent);
-    renderChart(equity, positions);
+    renderChart(equity, positions, portfolio && portfolio.marked_on);
     showMessage('');
   } catch (e) {
     renderStatus(health, null);
