@@ -4,10 +4,13 @@
 #     unless DATABASE_URL is already set;
 #   - PgBouncer in transaction mode in front of it (how Neon's -pooler URL behaves);
 #   - moto server, the local AWS stand-in (EventBridge, later S3 and SES);
-#   - aiosmtpd, an SMTP server that stores what it receives in a maildir.
+#   - aiosmtpd, an SMTP server that stores what it receives in a maildir;
+#   - Chromium (Debian's, apt-get when missing) and the tools venv's Playwright for the
+#     dashboard's browser test (tests/it/dashboard.rs).
 # Exports DATABASE_URL, PGBOUNCER_URL, AWS_ENDPOINT_URL, dummy AWS credentials,
-# SMTP_TEST_URL and SMTP_TEST_MAILDIR, and DATABASE_ALLOW_PLAINTEXT=1 with its own cluster
-# (its URLs say sslmode=disable: 127.0.0.1 only; TLS is tested on its own, tests/it/tls.rs).
+# SMTP_TEST_URL and SMTP_TEST_MAILDIR, TFT_TOOLS_BIN (the tools venv) and TFT_CHROMIUM,
+# and DATABASE_ALLOW_PLAINTEXT=1 with its own cluster (its URLs say sslmode=disable:
+# 127.0.0.1 only; TLS is tested on its own, tests/it/tls.rs).
 #
 #   infra/test-env.sh cargo test --workspace
 set -euo pipefail
@@ -158,6 +161,22 @@ pids+=($!)
 wait_for_port "$smtp_port" aiosmtpd
 export SMTP_TEST_URL="smtp://127.0.0.1:$smtp_port" SMTP_TEST_MAILDIR="$smtp_maildir"
 log "aiosmtpd on port $smtp_port (maildir $smtp_maildir)"
+
+# --- Chromium (the dashboard's browser test) ----------------------------------
+# Playwright (in the tools venv) drives the machine's Chromium: it cannot download its own
+# browser here. Without root the test itself fails and says how to install it.
+export TFT_TOOLS_BIN="$tools_bin"
+chromium="$(command -v chromium || command -v chromium-browser || true)"
+if [ -z "$chromium" ] && [ "$(id -u)" = 0 ]; then
+  apt_install Chromium chromium
+  chromium="$(command -v chromium)"
+fi
+if [ -n "$chromium" ]; then
+  export TFT_CHROMIUM="$chromium"
+  log "$("$chromium" --version 2>/dev/null | head -n1) at $chromium, Playwright $("$tools_bin/python" -c 'import importlib.metadata as m; print(m.version("playwright"))')"
+else
+  log "Chromium is not installed and this is not root: the dashboard's browser test will fail (apt-get install -y chromium)"
+fi
 
 set +e
 "$@"

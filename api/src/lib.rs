@@ -4,6 +4,7 @@
 //! (utoipa) and served at `/v1/openapi.json`: the single source of the contract.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod routes;
 
@@ -113,6 +114,7 @@ pub fn router_and_openapi(state: AppState) -> (axum::Router, utoipa::openapi::Op
                 async move { Json((*document).clone()) }
             }),
         )
+        .merge(dashboard::routes())
         .fallback(routes::not_found)
         .with_state(state);
     (router, api)
