@@ -38,6 +38,9 @@ pub enum ApiError {
     RateLimited { limit: i32 },
     #[error("the database is not reachable: {0}")]
     Unavailable(String),
+    /// The model store is not configured or not readable; the text is shown as is.
+    #[error("{0}")]
+    ModelStoreUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -57,7 +60,7 @@ impl ApiError {
                 "rate_limited",
                 "Too many requests",
             ),
-            ApiError::Unavailable(_) => (
+            ApiError::Unavailable(_) | ApiError::ModelStoreUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Service unavailable",

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod dashboard;
 pub mod error;
+pub mod models;
 pub mod routes;
 
 use std::sync::Arc;
@@ -65,6 +66,22 @@ impl ApiConfig {
 pub struct AppState {
     pub pool: Pool,
     pub config: Arc<ApiConfig>,
+    /// The model store `GET /v1/models` reads; `None` when the deployment names none
+    /// (that route then answers 503 saying so).
+    pub models: Option<ensemble::store::ModelStore>,
+}
+
+/// The model store named by the environment (`TFT_MODEL_DIR`, else `TFT_MODEL_BUCKET`
+/// and `TFT_MODEL_PREFIX`, as predict reads it), or `None` with a warning when it names
+/// none: the rest of the API works without it.
+pub async fn model_store_from_env(env: &dyn EnvSource) -> Option<ensemble::store::ModelStore> {
+    match ensemble::location::ModelLocation::from_env(env) {
+        Ok(location) => Some(location.store().await),
+        Err(e) => {
+            tracing::warn!(error = %e, "GET /v1/models answers 503");
+            None
+        }
+    }
 }
 
 #[derive(OpenApi)]

@@ -43,6 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trending))
         .routes(routes!(ticker_sentiment))
         .routes(routes!(ticker))
+        .routes(routes!(crate::models::models))
 }
 
 /// 404 as a problem document.
@@ -50,10 +51,10 @@ pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route {}", uri.path()))
 }
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
 /// Refuses parameters the route does not know (a typo must not silently widen a query).
-fn only(params: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
+pub(crate) fn only(params: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
     match params.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(ApiError::BadParameter(format!(
             "unknown parameter {k:?}; this route takes {}",

@@ -16,23 +16,35 @@
 //!   S3, verified (sha256 of every file, the feature schema hash of this code) before it is
 //!   served; promotion only when validation does not get worse.
 
+//!
+//! Features: `serving` (default) is everything that runs a model (tract); without it the
+//! crate is the store and the manifest only, which is what the query API reads.
+
 pub mod calibration;
+#[cfg(feature = "serving")]
 pub mod ensemble;
 pub mod golden;
 #[cfg(feature = "job")]
 pub mod job;
+#[cfg(feature = "location")]
+pub mod location;
 pub mod manifest;
+#[cfg(feature = "serving")]
 mod model;
 pub mod store;
+#[cfg(feature = "serving")]
 pub mod trees;
 
 pub use calibration::{ClassMaps, ExpectedReturns, Knots};
+#[cfg(feature = "serving")]
 pub use ensemble::{
     DayPredictions, Ensemble, EnsembleError, EnsemblePrediction, SingleModel, Skipped,
 };
+#[cfg(feature = "serving")]
 pub use model::{Backend, OnnxModel, Probabilities};
 
 /// Errors of loading and running a model.
+#[cfg(feature = "serving")]
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot read {0}: {1}")]
@@ -50,6 +62,7 @@ pub enum Error {
     Context(String, Box<Error>),
 }
 
+#[cfg(feature = "serving")]
 impl Error {
     fn tract(stage: &'static str) -> impl Fn(tract_onnx::prelude::TractError) -> Error {
         move |e| Error::Tract {

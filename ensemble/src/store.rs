@@ -116,18 +116,90 @@ impl ModelStore {
     /// The name of the serving version.
     pub async fn current_version(&self) -> Result<String, BundleError> {
         let key = self.key(&["current"]);
-        match self.get(&key).await {
-            Ok(Some(bytes)) => {
-                let version = String::from_utf8_lossy(&bytes).trim().to_string();
-                if version.is_empty() {
-                    Err(BundleError::NoCurrent(format!("{key} is empty")))
-                } else {
-                    Ok(version)
-                }
-            }
+        match self.current_pointer().await {
+            Ok(Some(version)) => Ok(version),
             Ok(None) => Err(BundleError::NoCurrent(format!("{key} does not exist"))),
             Err(e) => Err(BundleError::NoCurrent(format!("{key}: {e}"))),
         }
+    }
+
+    /// The `current` pointer: `None` when the store has none yet (before the first
+    /// promotion); an error when the store cannot be read or the pointer is empty.
+    pub async fn current_pointer(&self) -> Result<Option<String>, String> {
+        match self.get(&self.key(&["current"])).await? {
+            Some(bytes) => {
+                let version = String::from_utf8_lossy(&bytes).trim().to_string();
+                if version.is_empty() {
+                    Err("the current pointer is empty".into())
+                } else {
+                    Ok(Some(version))
+                }
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Every version in the store (each a folder with a `manifest.json` beside its
+    /// files), sorted by name: the names start with the training window's end, so the
+    /// last is the newest. A folder without a manifest (an upload in progress) is left out.
+    #[tracing::instrument(skip(self))]
+    pub async fn versions(&self) -> Result<Vec<String>, String> {
+        let mut versions = Vec::new();
+        match self {
+            ModelStore::Local(root) => {
+                let dir = root.join("ensemble");
+                let mut entries = match tokio::fs::read_dir(&dir).await {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(versions),
+                    Err(e) => return Err(format!("{}: {e}", dir.display())),
+                };
+                while let Some(entry) = entries.next_entry().await.map_err(|e| e.to_string())? {
+                    if tokio::fs::try_exists(entry.path().join("manifest.json"))
+                        .await
+                        .unwrap_or(false)
+                    {
+                        versions.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
+            }
+            ModelStore::S3 { client, bucket, .. } => {
+                let prefix = format!("{}/", self.key(&[]));
+                let mut pages = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(&prefix)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page =
+                        page.map_err(|e| aws_sdk_s3::error::DisplayErrorContext(&e).to_string())?;
+                    for object in page.contents() {
+                        let Some(rest) = object.key().and_then(|k| k.strip_prefix(&prefix)) else {
+                            continue;
+                        };
+                        if let Some(version) = rest.strip_suffix("/manifest.json") {
+                            if !version.is_empty() && !version.contains('/') {
+                                versions.push(version.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        versions.sort();
+        Ok(versions)
+    }
+
+    /// One version's manifest, parsed but with its files not read (what `GET /v1/models`
+    /// shows; serving verifies the files through [`ModelStore::load`]).
+    #[tracing::instrument(skip(self))]
+    pub async fn manifest(&self, version: &str) -> Result<Manifest, BundleError> {
+        let bytes = self
+            .get(&self.key(&[version, "manifest.json"]))
+            .await
+            .map_err(|e| unreadable(version, "manifest.json", e))?
+            .ok_or_else(|| unreadable(version, "manifest.json", "missing"))?;
+        Manifest::parse(version, &bytes)
     }
 
     /// Loads and verifies one version.

@@ -12,6 +12,7 @@ use api::{ApiConfig, AppState};
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::{Duration, NaiveDate, Utc};
+use ensemble::store::ModelStore;
 use integration_tests::TestDb;
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -28,7 +29,16 @@ struct Api {
     admin: String,
 }
 
+/// The committed model store (what predict serves in the other tests).
+fn committed_models() -> ModelStore {
+    ModelStore::Local(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/store"))
+}
+
 async fn api_with(rate_per_minute: i32) -> Api {
+    api_with_models(rate_per_minute, Some(committed_models())).await
+}
+
+async fn api_with_models(rate_per_minute: i32, models: Option<ModelStore>) -> Api {
     let db = TestDb::new().await;
     let client = db.pool.get().await.unwrap();
     let (_, read) = api_keys::create(&**client, "reader", false, None)
@@ -44,6 +54,7 @@ async fn api_with(rate_per_minute: i32) -> Api {
             rate_per_minute,
             ..ApiConfig::default()
         }),
+        models,
     });
     Api {
         db,
@@ -586,6 +597,7 @@ async fn the_openapi_document_and_the_router_agree() {
     let (router, doc) = api::router_and_openapi(AppState {
         pool: a.db.pool.clone(),
         config: Arc::new(ApiConfig::default()),
+        models: Some(committed_models()),
     });
     let mut documented: Vec<(String, String)> = Vec::new();
     for (path, item) in &doc.paths.paths {
@@ -599,6 +611,7 @@ async fn the_openapi_document_and_the_router_agree() {
     documented.sort();
     let served = [
         ("GET", "/v1/health"),
+        ("GET", "/v1/models"),
         ("GET", "/v1/performance"),
         ("GET", "/v1/predictions"),
         ("GET", "/v1/portfolio"),
@@ -791,6 +804,121 @@ async fn schemathesis_finds_no_server_error_and_no_response_off_the_schema() {
         "schemathesis failed:\n{stdout}\n{stderr}"
     );
     // Every documented operation was exercised.
-    assert!(stdout.contains("15 selected / 15 total"), "{stdout}");
+    assert!(stdout.contains("16 selected / 16 total"), "{stdout}");
     assert!(!stdout.contains(" failed"), "{stdout}");
+}
+
+/// `GET /v1/models` on S3 (moto): before the first promotion the store lists its
+/// versions and names no current one; after it, the serving manifest as the file says,
+/// newest version first; a retrain's newer version is listed and not current.
+#[tokio::test]
+async fn models_shows_the_serving_manifest_and_every_version_newest_first() {
+    let (store, version) = crate::predict::s3_store(false).await;
+    let a = api_with_models(10_000, Some(store.clone())).await;
+    let before = a.get("/v1/models").await;
+    assert!(before["current"].is_null(), "{before}");
+    assert!(before["manifest"].is_null(), "{before}");
+    assert_eq!(
+        before["versions"],
+        serde_json::json!([{"version": version, "current": false}])
+    );
+    let ModelStore::S3 { bucket, .. } = &store else {
+        unreachable!()
+    };
+    assert_eq!(before["store"], format!("s3://{bucket}/models"));
+
+    store.promote(&version).await.unwrap();
+    // A later retrain: the same files under a newer name, uploaded, not promoted.
+    let committed = crate::predict::committed_store()
+        .join("ensemble")
+        .join(&version);
+    let newer = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&committed).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), newer.path().join(entry.file_name())).unwrap();
+    }
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(committed.join("manifest.json")).unwrap()).unwrap();
+    manifest["version"] = "2099-01-01-retrain".into();
+    std::fs::write(
+        newer.path().join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    store.upload_dir(newer.path()).await.unwrap();
+
+    let after = a.get("/v1/models").await;
+    assert_eq!(after["current"], version.as_str());
+    assert_eq!(
+        after["versions"],
+        serde_json::json!([
+            {"version": "2099-01-01-retrain", "current": false},
+            {"version": version, "current": true},
+        ])
+    );
+    let m = &after["manifest"];
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(committed.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["version"], version.as_str());
+    assert_eq!(m["training_from"], file["training_window"]["from"]);
+    assert_eq!(m["training_to"], file["training_window"]["to"]);
+    assert_eq!(m["calibration_to"], file["validation_window"]["to"]);
+    assert_eq!(m["weights"], file["weights"]);
+    assert_eq!(m["metrics"], file["validation_metrics"]);
+    assert_eq!(m["feature_schema_hash"], m["serving_schema_hash"]);
+    assert!(m["refused_because"].is_null(), "{m}");
+    assert!(after["manifest_error"].is_null());
+    // A read key is enough; no key is not.
+    a.problem(Method::GET, "/v1/models", None, StatusCode::UNAUTHORIZED)
+        .await;
+}
+
+/// A deployment without a model store, a bucket that does not exist and a `current`
+/// pointing at a version that is not there: 503 with the reason for the first two (the
+/// rest of the API keeps working), the store's state shown for the third.
+#[tokio::test]
+async fn models_says_what_is_wrong_with_the_store() {
+    let none = api_with_models(10_000, None).await;
+    let p = none
+        .problem(
+            Method::GET,
+            "/v1/models",
+            Some(&none.read),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+        .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("TFT_MODEL_BUCKET"),
+        "{p}"
+    );
+    none.get("/v1/signals").await;
+
+    let missing_bucket = ModelStore::S3 {
+        client: ensemble::job::s3_client().await,
+        bucket: format!("tft-no-such-bucket-{:08x}", rand::random::<u32>()),
+        prefix: "models".into(),
+    };
+    let gone = api_with_models(10_000, Some(missing_bucket)).await;
+    let p = gone
+        .problem(
+            Method::GET,
+            "/v1/models",
+            Some(&gone.read),
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+        .await;
+    assert_eq!(p["code"], "unavailable");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("ensemble")).unwrap();
+    std::fs::write(dir.path().join("ensemble/current"), "2030-01-01-lost\n").unwrap();
+    let dangling = api_with_models(10_000, Some(ModelStore::Local(dir.path().into()))).await;
+    let body = dangling.get("/v1/models").await;
+    assert_eq!(body["current"], "2030-01-01-lost");
+    assert!(body["manifest"].is_null());
+    assert_eq!(body["versions"], serde_json::json!([]));
+    assert!(
+        body["manifest_error"].as_str().unwrap().contains("missing"),
+        "{body}"
+    );
 }

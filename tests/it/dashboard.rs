@@ -26,6 +26,7 @@ fn state(db: &TestDb) -> AppState {
     AppState {
         pool: db.pool.clone(),
         config: Arc::new(ApiConfig::default()),
+        models: None,
     }
 }
 

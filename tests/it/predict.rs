@@ -29,7 +29,7 @@ fn repo(relative: &str) -> PathBuf {
 }
 
 /// The committed model store (`TFT_PARITY_STORE` overrides it, e.g. for a fresh training).
-fn committed_store() -> PathBuf {
+pub(crate) fn committed_store() -> PathBuf {
     std::env::var_os("TFT_PARITY_STORE")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo("models/store"))
@@ -40,7 +40,7 @@ fn day() -> NaiveDate {
 }
 
 /// A fresh bucket on moto holding the committed bundle; promoted when `current`.
-async fn s3_store(current: bool) -> (ModelStore, String) {
+pub(crate) async fn s3_store(current: bool) -> (ModelStore, String) {
     let client = s3_client().await;
     let bucket = format!("tft-models-{:08x}", rand::random::<u32>());
     client

@@ -21,6 +21,7 @@ pub async fn serve(addr: SocketAddr) -> anyhow::Result<()> {
     let state = api::AppState {
         pool,
         config: Arc::new(api::ApiConfig::from_env(&ProcessEnv)?),
+        models: api::model_store_from_env(&ProcessEnv).await,
     };
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -15,6 +15,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let state = AppState {
         pool,
         config: Arc::new(ApiConfig::from_env(&ProcessEnv)?),
+        models: api::model_store_from_env(&ProcessEnv).await,
     };
     lambda_http::run(api::router(state)).await
 }
