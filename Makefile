@@ -11,6 +11,8 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	"$$(infra/python-tools.sh)/cfn-lint" template.yaml
+	# Offline: the SAM translator and cfn-lint run locally; a region is required, none is called.
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$$(infra/python-tools.sh sam)/sam" validate --lint --template template.yaml
 
 fmt:
 	cargo fmt --all

@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # Ensures a virtualenv with the pinned Python tools (moto server, cfn-lint, aiosmtpd, uv,
-# schemathesis, playwright) and prints its bin directory. The venv lives in the user cache,
-# keyed by the requirements' hash, so a second run reuses it; nothing in the repo depends on
-# it existing.
+# schemathesis, playwright) and prints its bin directory; with `sam`, the SAM CLI's venv.
+# The venv lives in the user cache, keyed by the requirements' hash, so a second run reuses
+# it; nothing in the repo depends on it existing.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-req="$here/requirements-tools.txt"
+# `infra/python-tools.sh sam`: the SAM CLI's venv instead (infra/requirements-sam.txt).
+case "${1:-tools}" in
+  tools)
+    req="$here/requirements-tools.txt"
+    bins="moto_server cfn-lint aiosmtpd uv schemathesis playwright" ;;
+  sam)
+    req="$here/requirements-sam.txt"
+    bins="sam" ;;
+  *) echo "usage: $0 [tools|sam]" >&2; exit 2 ;;
+esac
 hash="$(sha256sum "$req" | cut -c1-12)"
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/tft-trader/venv-tools-$hash"
-if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ] || [ ! -x "$venv/bin/aiosmtpd" ] || [ ! -x "$venv/bin/uv" ] || [ ! -x "$venv/bin/schemathesis" ] || [ ! -x "$venv/bin/playwright" ]; then
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/tft-trader/venv-${1:-tools}-$hash"
+missing=0
+for b in $bins; do [ -x "$venv/bin/$b" ] || missing=1; done
+if [ "$missing" = 1 ]; then
   echo "infra: installing Python tools into $venv" >&2
   rm -rf "$venv"
   python3 -m venv "$venv" >&2

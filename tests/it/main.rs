@@ -20,5 +20,6 @@ mod reddit_store;
 mod scrape_prices;
 mod scrape_reddit;
 mod signals;
+mod template;
 mod tls;
 mod yahoo;
