@@ -22,4 +22,5 @@ mod scrape_reddit;
 mod signals;
 mod template;
 mod tls;
+mod watchdog;
 mod yahoo;

@@ -82,6 +82,12 @@ const FUNCTIONS: &[Expected] = &[
         run_metrics: true,
     },
     Expected {
+        logical_id: "WatchdogFunction",
+        triggers: &[Schedule("cron(30 18 * * ? *)")],
+        publishes: &[],
+        run_metrics: true,
+    },
+    Expected {
         logical_id: "ApiFunction",
         triggers: &[Http, Http],
         publishes: &[],

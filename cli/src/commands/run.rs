@@ -75,6 +75,13 @@ pub enum Function {
     },
     /// The notify handler: delivers the due notifications (NOTIFY_* settings).
     Notify,
+    /// The watchdog as of --now (default: now): is the latest due trading day's signal run
+    /// recorded? Prints the DailyRunMissing metric line and the report.
+    Watchdog {
+        /// The run's notion of "now" (RFC 3339), as the scheduled time in the event.
+        #[arg(long)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// The evening chain for one day: build-features, predict, generate-signals, notify.
     Daily {
         /// Trading day (YYYY-MM-DD); default: today in New York.
@@ -180,6 +187,13 @@ pub async fn run(function: Function) -> anyhow::Result<()> {
         Function::Notify => {
             let summary = super::signals::notify(&config).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Function::Watchdog { now } => {
+            let job = shared::jobs::watchdog::Watchdog {
+                pool: db::connect_pool(&config.database)?,
+            };
+            let report = job.handle(now.unwrap_or_else(chrono::Utc::now)).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Function::Daily {
             date,

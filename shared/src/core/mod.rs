@@ -18,5 +18,6 @@ pub mod sentiment;
 pub mod signals;
 pub mod tickers;
 pub mod universe;
+pub mod watchdog;
 
 pub use bar::DailyBar;

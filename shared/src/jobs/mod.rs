@@ -14,3 +14,4 @@ pub mod run_outcome;
 pub mod scheduled;
 pub mod scrape_prices;
 pub mod scrape_reddit;
+pub mod watchdog;
