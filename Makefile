@@ -4,7 +4,10 @@ SHELL := /bin/bash
 
 # The whole suite: unit tests, golden files, and integration tests against a throwaway
 # PostgreSQL + PgBouncer + moto that infra/test-env.sh starts and always stops.
+# The function binaries first: the contract test (tests/it/contract.rs) runs each under a
+# Lambda Runtime API emulator.
 test:
+	cargo build --workspace --bins
 	infra/test-env.sh cargo test --workspace
 
 lint:

@@ -5,6 +5,7 @@
 mod api;
 mod breaker;
 mod build_features;
+mod contract;
 mod dashboard;
 mod db_timeouts;
 mod end_to_end;

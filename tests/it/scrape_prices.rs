@@ -22,7 +22,7 @@ const MSFT: &str =
 const NVDA: &str =
     "yahoo_chart/historical-via-chart-NVDA-split-2021-02-01-to-2022-01-31.csv.body.json";
 
-async fn serve(server: &MockServer, ticker: &str, body: String) {
+pub(crate) async fn serve(server: &MockServer, ticker: &str, body: String) {
     Mock::given(method("GET"))
         .and(path(format!("/v8/finance/chart/{ticker}")))
         .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
