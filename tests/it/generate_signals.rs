@@ -577,6 +577,8 @@ async fn generate_signals_peak_is_raised_by_the_closes_not_by_stored_marks() {
             .unwrap();
     }
     put_close(&db, "PK", d, 50.0).await;
+    // The day's predictions (a HOLD on the held ticker): a run needs some.
+    put_prediction(&db, "PK", d, [0.1, 0.8, 0.1]).await;
     let s = job(&db, None).handle(&request(d)).await.unwrap();
     let c = db.pool.get().await.unwrap();
     let r = c
@@ -613,6 +615,8 @@ async fn generate_signals_exits_a_filled_position_on_the_days_bar() {
     let (cash_before, _) = cash(&db).await;
     let d = day("2021-03-02");
     put_bar(&db, "STP", d, [49.0, 50.0, 47.0, 48.0]).await;
+    // The day's predictions (a HOLD on the held ticker): a run needs some.
+    put_prediction(&db, "STP", d, [0.1, 0.8, 0.1]).await;
     let job = job(&db, None);
     let s = job.handle(&request(d)).await.unwrap();
     assert_eq!(s.closed.len(), 1, "{s:?}");

@@ -378,6 +378,12 @@ impl GenerateSignals {
             .into_iter()
             .map(|record| record.prediction)
             .collect();
+        // An event naming a model with nothing stored for the day (a hand-made or a
+        // stale delivery) must not become the day's run: the watchdog would take it for
+        // the day's trading. The transaction rolls back, the run claim with it.
+        if predictions.is_empty() {
+            return Err(GenerateError::NoPredictions(date));
+        }
         let mut live = portfolio_store::load(tx, account).await?;
         // Only equity at D's closes may raise the peak: fills and exits booked below
         // value the other positions at their stored (intraday) marks.
