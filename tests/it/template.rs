@@ -675,19 +675,26 @@ fn secrets_given(t: &Value, function: &Value) -> BTreeSet<(String, Option<String
         .iter()
         .map(|s| s.arn_var)
         .collect();
-    let mut given = BTreeSet::new();
-    for vars in [
+    merged_environment(t, function)
+        .into_iter()
+        .filter(|(name, _)| arn_vars.contains(&name.as_str()))
+        .flat_map(|(_, value)| param_refs(&value, None))
+        .collect()
+}
+
+/// A function's environment as SAM makes it: the Globals' variables, then its own (its
+/// own value wins: a function may be given another database secret, e.g. a direct URL).
+fn merged_environment(t: &Value, function: &Value) -> BTreeMap<String, Value> {
+    let mut vars = BTreeMap::new();
+    for map in [
         &t["Globals"]["Function"]["Environment"]["Variables"],
         &function["Properties"]["Environment"]["Variables"],
     ] {
-        for (name, value) in vars.as_object().into_iter().flatten() {
-            if !arn_vars.contains(&name.as_str()) {
-                continue;
-            }
-            given.extend(param_refs(value, None));
+        for (name, value) in map.as_object().into_iter().flatten() {
+            vars.insert(name.clone(), value.clone());
         }
     }
-    given
+    vars
 }
 
 /// The parameters a value refers to, with the `!If` condition it is under.
@@ -769,7 +776,11 @@ fn check_secrets(t: &Value) -> Vec<String> {
         let given = secrets_given(t, f);
         let (granted, shape) = secrets_granted(id, f);
         problems.extend(shape);
-        if !given.contains(&("DatabaseUrlSecretArn".to_string(), None)) {
+        let database = merged_environment(t, f)
+            .get("DATABASE_URL_SECRET_ARN")
+            .map(|v| param_refs(v, None))
+            .unwrap_or_default();
+        if database.is_empty() {
             problems.push(format!(
                 "{id}: reads the database but is not given its secret"
             ));
