@@ -16,6 +16,16 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("environment variable {name} has an invalid value: {reason}")]
     Invalid { name: &'static str, reason: String },
+    /// A secret setting given both as its value and as the ARN of the secret holding it:
+    /// which one wins would be a guess, so neither does.
+    #[error(
+        "both {var} and {arn_var} are set: give the value ({var}, local runs) or the \
+         Secrets Manager ARN ({arn_var}, deployed functions), not both"
+    )]
+    Ambiguous {
+        var: &'static str,
+        arn_var: &'static str,
+    },
 }
 
 /// Where the database is, how it is reached, and how long anything on it may take.
@@ -130,6 +140,164 @@ impl<const N: usize> EnvSource for [(&str, &str); N] {
         self.iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
+    }
+}
+
+impl EnvSource for std::collections::HashMap<String, String> {
+    fn get(&self, name: &str) -> Option<String> {
+        std::collections::HashMap::get(self, name).cloned()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets at run time (issue 13).
+//
+// A deployed function gets no secret in its environment: it gets the ARN of a Secrets
+// Manager secret (`DATABASE_URL_SECRET_ARN`, ...), reads it once at init
+// (`adapters::secrets::resolve_env`, behind the `aws` feature) and parses its config from
+// a [`SecretEnv`]: the environment with the secret's keys laid over it under the names the
+// configs already read (`DATABASE_URL`, ...). Locally (`tft`, tests, the demo) the variable
+// itself still works and no AWS call is made. Both at once is an error.
+
+/// One key of a JSON secret and the variable it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretKey {
+    /// The key in the secret's JSON object.
+    pub json_key: &'static str,
+    /// The variable the configs read it as.
+    pub var: &'static str,
+    /// Required keys must be present and non-empty; optional ones may be absent or empty
+    /// (then the variable is unset).
+    pub required: bool,
+}
+
+/// A secret given by ARN: the variable holding the ARN and the keys read from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretSource {
+    pub arn_var: &'static str,
+    pub keys: &'static [SecretKey],
+}
+
+const fn key(json_key: &'static str, var: &'static str, required: bool) -> SecretKey {
+    SecretKey {
+        json_key,
+        var,
+        required,
+    }
+}
+
+/// Every secret setting, and where it comes from when given by ARN (`docs/operations.md`,
+/// "Secrets"). template.yaml passes these ARN variables; tests/it/template.rs checks that
+/// no function gets one of the `var`s in its environment.
+pub const SECRET_SOURCES: &[SecretSource] = &[
+    SecretSource {
+        arn_var: "DATABASE_URL_SECRET_ARN",
+        keys: &[key("url", "DATABASE_URL", true)],
+    },
+    SecretSource {
+        arn_var: "REDDIT_SECRET_ARN",
+        keys: &[
+            key("client_id", "REDDIT_CLIENT_ID", true),
+            key("client_secret", "REDDIT_CLIENT_SECRET", true),
+            // Absent or empty: the client-credentials grant (docs/reddit-client.md).
+            key("username", "REDDIT_USERNAME", false),
+            key("password", "REDDIT_PASSWORD", false),
+        ],
+    },
+    SecretSource {
+        arn_var: "NOTIFY_WEBHOOK_SECRET_ARN",
+        keys: &[key("webhook_secret", "NOTIFY_WEBHOOK_SECRET", true)],
+    },
+    SecretSource {
+        arn_var: "NOTIFY_SMTP_SECRET_ARN",
+        keys: &[key("smtp_url", "SMTP_URL", true)],
+    },
+];
+
+/// A secret to read: which source, and the ARN the environment gives for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRead {
+    pub source: &'static SecretSource,
+    pub arn: String,
+}
+
+/// The secrets this environment names by ARN, in [`SECRET_SOURCES`] order. A source whose
+/// ARN is set while one of its variables is set too is [`ConfigError::Ambiguous`].
+pub fn secret_reads(env: &dyn EnvSource) -> Result<Vec<SecretRead>, ConfigError> {
+    let mut reads = Vec::new();
+    for source in SECRET_SOURCES {
+        let Some(arn) = env.get(source.arn_var).map(|a| a.trim().to_string()) else {
+            continue;
+        };
+        if arn.is_empty() {
+            continue;
+        }
+        if let Some(k) = source.keys.iter().find(|k| env.get(k.var).is_some()) {
+            return Err(ConfigError::Ambiguous {
+                var: k.var,
+                arn_var: source.arn_var,
+            });
+        }
+        reads.push(SecretRead { source, arn });
+    }
+    Ok(reads)
+}
+
+/// The environment as the configs see it: `base` (the process environment) with the
+/// values read from secrets laid over it. Every variable of a source read by ARN belongs
+/// to the overlay: an optional key the secret lacks is unset, never taken from `base`.
+/// Built once per container and kept: the values are read once.
+pub struct SecretEnv {
+    base: Box<dyn EnvSource + Send + Sync>,
+    /// The variables the overlay owns (all the keys of every source read).
+    owned: std::collections::BTreeSet<&'static str>,
+    values: std::collections::BTreeMap<&'static str, SecretString>,
+}
+
+impl SecretEnv {
+    /// `base` as it is: nothing read from a secret.
+    pub fn plain(base: impl EnvSource + Send + Sync + 'static) -> Self {
+        Self {
+            base: Box::new(base),
+            owned: Default::default(),
+            values: Default::default(),
+        }
+    }
+
+    /// Lays the keys read from `source`'s secret over the environment: `values` are the
+    /// (variable, value) pairs found; the source's other variables become unset.
+    pub fn with_secret(
+        mut self,
+        source: &SecretSource,
+        values: impl IntoIterator<Item = (&'static str, SecretString)>,
+    ) -> Self {
+        self.owned.extend(source.keys.iter().map(|k| k.var));
+        self.values.extend(values);
+        self
+    }
+
+    /// The variables whose values came from a secret (names only, for the init log).
+    pub fn secret_vars(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.values.keys().copied()
+    }
+}
+
+impl EnvSource for SecretEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        use secrecy::ExposeSecret;
+        if self.owned.contains(name) || self.values.contains_key(name) {
+            return self.values.get(name).map(|v| v.expose_secret().to_string());
+        }
+        self.base.get(name)
+    }
+}
+
+/// Names only: a `SecretEnv` can be logged or printed without its values.
+impl std::fmt::Debug for SecretEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretEnv")
+            .field("from_secrets", &self.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
     }
 }
 
@@ -380,6 +548,122 @@ mod tests {
         assert_eq!(d.connect_timeout, Duration::from_secs(2));
         assert_eq!(d.statement_timeout, Duration::from_secs(60));
         assert_eq!(d.pool_wait_timeout, Duration::from_secs(3));
+    }
+
+    fn secret(value: &str) -> SecretString {
+        SecretString::from(value.to_string())
+    }
+
+    fn source(arn_var: &str) -> &'static SecretSource {
+        SECRET_SOURCES
+            .iter()
+            .find(|s| s.arn_var == arn_var)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_secret_overlay_wins_for_its_variables_and_passes_the_rest_through() {
+        let base = [
+            (
+                "DATABASE_URL_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:db",
+            ),
+            (
+                "REDDIT_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:reddit",
+            ),
+            ("TFT_WATCHLIST", "AAPL"),
+            // Shadowed: the Reddit source was read, so its variables are the secret's.
+            ("REDDIT_USERNAME", "from-the-environment"),
+            ("DATABASE_URL", "postgres://base@localhost/tft"),
+        ];
+        let env = SecretEnv::plain(base)
+            .with_secret(
+                source("DATABASE_URL_SECRET_ARN"),
+                [("DATABASE_URL", secret("postgres://trader:hunter2@db/tft"))],
+            )
+            .with_secret(
+                source("REDDIT_SECRET_ARN"),
+                [
+                    ("REDDIT_CLIENT_ID", secret("id")),
+                    ("REDDIT_CLIENT_SECRET", secret("s3cr3t")),
+                ],
+            );
+        // The overlay first for what it owns...
+        assert_eq!(
+            env.get("DATABASE_URL").as_deref(),
+            Some("postgres://trader:hunter2@db/tft")
+        );
+        assert_eq!(env.get("REDDIT_CLIENT_SECRET").as_deref(), Some("s3cr3t"));
+        // ...including an optional key the secret lacks: unset, not the environment's.
+        assert_eq!(env.get("REDDIT_USERNAME"), None);
+        assert_eq!(env.get("REDDIT_PASSWORD"), None);
+        // Everything else from the environment, the ARN variables included.
+        assert_eq!(env.get("TFT_WATCHLIST").as_deref(), Some("AAPL"));
+        assert!(env.get("REDDIT_SECRET_ARN").is_some());
+        assert_eq!(env.get("NOTIFY_WEBHOOK_SECRET"), None);
+
+        let config = Config::from_env(&env).unwrap();
+        assert!(config.database.url.expose_secret().contains("hunter2"));
+        assert_eq!(config.prices.watchlist, ["AAPL"]);
+        let printed = format!("{env:?} {config:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("s3cr3t"),
+            "{printed}"
+        );
+        assert!(printed.contains("DATABASE_URL"), "{printed}");
+    }
+
+    #[test]
+    fn a_plain_environment_is_used_as_it_is() {
+        let env = SecretEnv::plain([("DATABASE_URL", "postgres://localhost/tft")]);
+        assert_eq!(
+            env.get("DATABASE_URL").as_deref(),
+            Some("postgres://localhost/tft")
+        );
+        assert_eq!(env.secret_vars().count(), 0);
+    }
+
+    #[test]
+    fn secrets_are_read_only_when_an_arn_is_given() {
+        let none = [("DATABASE_URL", "postgres://localhost/tft")];
+        assert_eq!(secret_reads(&none).unwrap(), []);
+        let empty = [("DATABASE_URL_SECRET_ARN", " ")];
+        assert_eq!(secret_reads(&empty).unwrap(), []);
+
+        let env = [
+            ("NOTIFY_WEBHOOK_SECRET_ARN", "arn:webhook"),
+            ("DATABASE_URL_SECRET_ARN", "arn:db"),
+        ];
+        let reads = secret_reads(&env).unwrap();
+        let got: Vec<(&str, &str)> = reads
+            .iter()
+            .map(|r| (r.source.arn_var, r.arn.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("DATABASE_URL_SECRET_ARN", "arn:db"),
+                ("NOTIFY_WEBHOOK_SECRET_ARN", "arn:webhook")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_and_its_arn_together_are_refused() {
+        let env = [
+            ("DATABASE_URL", "postgres://localhost/tft"),
+            ("DATABASE_URL_SECRET_ARN", "arn:db"),
+        ];
+        let err = secret_reads(&env).unwrap_err().to_string();
+        assert!(
+            err.contains("DATABASE_URL ") && err.contains("DATABASE_URL_SECRET_ARN"),
+            "{err}"
+        );
+        // An optional key counts too: which username would be meant is a guess.
+        let env = [("REDDIT_USERNAME", "bot"), ("REDDIT_SECRET_ARN", "arn:r")];
+        let err = secret_reads(&env).unwrap_err().to_string();
+        assert!(err.contains("REDDIT_USERNAME"), "{err}");
     }
 
     #[test]

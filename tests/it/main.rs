@@ -1,5 +1,5 @@
 //! The one integration-test binary: real PostgreSQL (a fresh database per test), a real
-//! PgBouncer, recorded Yahoo traffic through wiremock, EventBridge on moto.
+//! PgBouncer, recorded Yahoo traffic through wiremock, EventBridge and Secrets Manager on moto.
 //! Run through `make test`, which starts those services.
 
 mod api;
@@ -20,6 +20,7 @@ mod reddit;
 mod reddit_store;
 mod scrape_prices;
 mod scrape_reddit;
+mod secrets;
 mod signals;
 mod template;
 mod tls;

@@ -1,7 +1,8 @@
 //! The SAM template, read as data (issue 13): every function's triggers, time zone,
-//! architecture, dead letters, on-failure destination, alarms and log group, and that
-//! no IAM statement grants `*` where a resource exists. No service needed; a broken
-//! template fails here before `sam deploy` (cfn-lint and `sam validate --lint` check
+//! architecture, dead letters, on-failure destination, alarms and log group, that
+//! no IAM statement grants `*` where a resource exists, and that secrets are passed by
+//! ARN, each function allowed to read exactly the ones it is given. No service needed; a
+//! broken template fails here before `sam deploy` (cfn-lint and `sam validate --lint` check
 //! the syntax, this checks the intent).
 //!
 //! The YAML's CloudFormation short tags (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...) are
@@ -672,6 +673,167 @@ fn check_put_events(t: &Value) -> Vec<String> {
     problems
 }
 
+/// The secrets a function is given: (parameter, condition) for every `*_SECRET_ARN`
+/// variable of the Globals and of its own Environment, `!Ref P` or `!If [C, !Ref P,
+/// !Ref AWS::NoValue]`. Secret values themselves are never given (checked separately).
+fn secrets_given(t: &Value, function: &Value) -> BTreeSet<(String, Option<String>)> {
+    let arn_vars: Vec<&str> = shared::config::SECRET_SOURCES
+        .iter()
+        .map(|s| s.arn_var)
+        .collect();
+    merged_environment(t, function)
+        .into_iter()
+        .filter(|(name, _)| arn_vars.contains(&name.as_str()))
+        .flat_map(|(_, value)| param_refs(&value, None))
+        .collect()
+}
+
+/// A function's environment as SAM makes it: the Globals' variables, then its own (its
+/// own value wins: a function may be given another database secret, e.g. a direct URL).
+fn merged_environment(t: &Value, function: &Value) -> BTreeMap<String, Value> {
+    let mut vars = BTreeMap::new();
+    for map in [
+        &t["Globals"]["Function"]["Environment"]["Variables"],
+        &function["Properties"]["Environment"]["Variables"],
+    ] {
+        for (name, value) in map.as_object().into_iter().flatten() {
+            vars.insert(name.clone(), value.clone());
+        }
+    }
+    vars
+}
+
+/// The parameters a value refers to, with the `!If` condition it is under.
+fn param_refs(value: &Value, condition: Option<&str>) -> Vec<(String, Option<String>)> {
+    if let Some(p) = ref_to(value) {
+        return if p == "AWS::NoValue" {
+            Vec::new()
+        } else {
+            vec![(p.to_string(), condition.map(str::to_string))]
+        };
+    }
+    if let Some([c, yes, no]) = value
+        .get("Fn::If")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        let c = c.as_str().unwrap_or_default();
+        let mut out = param_refs(yes, Some(c));
+        out.extend(
+            param_refs(no, None)
+                .into_iter()
+                .map(|(p, _)| (p, Some(format!("!{c}")))),
+        );
+        return out;
+    }
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .flat_map(|i| param_refs(i, condition))
+            .collect(),
+        // Anything else (a literal ARN, a pattern, `*`): recorded as is, to be refused.
+        other => vec![(format!("literal {other}"), condition.map(str::to_string))],
+    }
+}
+
+/// The secrets a function may read: the resources of its `secretsmanager:` statements,
+/// with the `!If` condition its policy entry is under; and any problem with their shape.
+fn secrets_granted(
+    id: &str,
+    function: &Value,
+) -> (BTreeSet<(String, Option<String>)>, Vec<String>) {
+    let mut granted = BTreeSet::new();
+    let mut problems = Vec::new();
+    for policy in function["Properties"]["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let (condition, policy) = match policy.get("Fn::If").and_then(Value::as_array) {
+            Some(branches) => (branches[0].as_str(), &branches[1]),
+            None => (None, policy),
+        };
+        for s in policy["Statement"].as_array().into_iter().flatten() {
+            let actions = as_strings(&s["Action"]);
+            if !actions.iter().any(|a| a.starts_with("secretsmanager:")) {
+                continue;
+            }
+            if actions != ["secretsmanager:GetSecretValue"] || s["Effect"] != "Allow" {
+                problems.push(format!("{id}: secrets may only be read: {s}"));
+            }
+            for (p, c) in param_refs(&s["Resource"], condition) {
+                if p.starts_with("literal ") {
+                    problems.push(format!(
+                        "{id}: GetSecretValue on {p}: name the secret's ARN parameter instead"
+                    ));
+                }
+                granted.insert((p, c));
+            }
+        }
+    }
+    (granted, problems)
+}
+
+/// Every function may read exactly the secrets it is given by ARN (under the same
+/// condition), each named by its parameter, and the database URL's is given to all.
+fn check_secrets(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (id, f) in of_type(t, "AWS::Serverless::Function") {
+        let given = secrets_given(t, f);
+        let (granted, shape) = secrets_granted(id, f);
+        problems.extend(shape);
+        let database = merged_environment(t, f)
+            .get("DATABASE_URL_SECRET_ARN")
+            .map(|v| param_refs(v, None))
+            .unwrap_or_default();
+        if database.is_empty() {
+            problems.push(format!(
+                "{id}: reads the database but is not given its secret"
+            ));
+        }
+        for missing in given.difference(&granted) {
+            problems.push(format!("{id}: given {missing:?} but may not read it"));
+        }
+        for extra in granted.difference(&given) {
+            problems.push(format!("{id}: may read {extra:?} but is not given it"));
+        }
+    }
+    problems
+}
+
+/// No secret value in any environment: no dynamic reference, no variable that holds one.
+fn check_no_secret_in_environment(text: &str, t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if text.contains("{{resolve:") {
+        problems.push(
+            "a {{resolve:...}} dynamic reference puts a secret's value in the template's \
+             output (and a Lambda's environment): pass the ARN instead"
+                .to_string(),
+        );
+    }
+    let secret_vars: Vec<&str> = shared::config::SECRET_SOURCES
+        .iter()
+        .flat_map(|s| s.keys.iter().map(|k| k.var))
+        .collect();
+    let mut environments = vec![(
+        "Globals".to_string(),
+        &t["Globals"]["Function"]["Environment"]["Variables"],
+    )];
+    for (id, f) in of_type(t, "AWS::Serverless::Function") {
+        environments.push((id.to_string(), &f["Properties"]["Environment"]["Variables"]));
+    }
+    for (origin, vars) in environments {
+        for name in vars.as_object().into_iter().flatten().map(|(k, _)| k) {
+            if secret_vars.contains(&name.as_str()) {
+                problems.push(format!(
+                    "{origin}: {name} holds a secret: give its ARN variable instead"
+                ));
+            }
+        }
+    }
+    problems
+}
+
 // ---------------------------------------------------------------------------------------
 // The tests.
 
@@ -852,4 +1014,87 @@ fn a_removed_dead_letter_queue_or_a_star_resource_is_caught() {
 
     assert_eq!(rate_seconds("rate(5 minutes)"), Some(300));
     assert_eq!(rate_seconds("rate(1 hour)"), Some(3600));
+}
+
+#[test]
+fn no_secret_value_is_in_any_environment() {
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    assert_none(check_no_secret_in_environment(&text, &load(&text)));
+}
+
+#[test]
+fn each_function_may_read_exactly_the_secrets_it_is_given() {
+    let t = template();
+    assert_none(check_secrets(&t));
+    // The ones that need more than the database's, as shared::config::SECRET_SOURCES says.
+    let given = |id: &str| secrets_given(&t, &resources(&t)[id]);
+    assert!(given("ScrapeRedditFunction").contains(&("RedditSecretArn".into(), None)));
+    assert!(given("NotifyFunction").contains(&("NotifyWebhookSecretArn".into(), None)));
+    assert!(given("NotifyFunction")
+        .contains(&("NotifySmtpSecretArn".into(), Some("ReadsSmtpSecret".into()))));
+}
+
+/// The secret checks catch what they are for.
+#[test]
+fn a_missing_secret_grant_a_wildcard_or_a_secret_in_the_environment_is_caught() {
+    let text = std::fs::read_to_string(template_path()).unwrap();
+
+    // The api function loses its grant: it could not read the database URL.
+    let mut t = load(&text);
+    let policies = t["Resources"]["ApiFunction"]["Properties"]["Policies"]
+        .as_array_mut()
+        .unwrap();
+    policies.retain(|p| !p.to_string().contains("secretsmanager:"));
+    let problems = check_secrets(&t);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("ApiFunction: given") && p.contains("DatabaseUrlSecretArn")),
+        "{problems:?}"
+    );
+
+    // A wildcard ARN instead of the parameter.
+    let mut t = load(&text);
+    for p in t["Resources"]["NotifyFunction"]["Properties"]["Policies"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if p.to_string().contains("ReadItsSecrets") {
+            p["Statement"][0]["Resource"] = json!("arn:aws:secretsmanager:*:*:secret:tft-*");
+        }
+    }
+    let problems = check_secrets(&t);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("name the secret's ARN parameter")),
+        "{problems:?}"
+    );
+
+    // The SMTP grant no longer under the condition its variable is under.
+    let mut t = load(&text);
+    for p in t["Resources"]["NotifyFunction"]["Properties"]["Policies"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if p["Fn::If"][0] == "ReadsSmtpSecret" {
+            p["Fn::If"][0] = json!("EmailOverSmtp");
+        }
+    }
+    assert!(!check_secrets(&t).is_empty());
+
+    // A value back in the environment, as before issue 13.
+    let mut t = load(&text);
+    t["Globals"]["Function"]["Environment"]["Variables"]["DATABASE_URL"] = json!("x");
+    let problems = check_no_secret_in_environment(&text, &t);
+    assert!(
+        problems.iter().any(|p| p.contains("Globals: DATABASE_URL")),
+        "{problems:?}"
+    );
+    let with_resolve = text.replace(
+        "DATABASE_URL_SECRET_ARN: !Ref DatabaseUrlSecretArn",
+        "DATABASE_URL: \"{{resolve:secretsmanager:x:SecretString:url}}\"",
+    );
+    assert_ne!(with_resolve, text);
+    assert!(!check_no_secret_in_environment(&with_resolve, &load(&with_resolve)).is_empty());
 }

@@ -5,17 +5,17 @@
 use std::sync::Arc;
 
 use api::{ApiConfig, AppState};
-use shared::config::ProcessEnv;
 use shared::jobs::init::FunctionContext;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let FunctionContext { pool, .. } = FunctionContext::from_env().await?;
+    // The environment with its secrets read (the database URL by ARN): issue 13.
+    let FunctionContext { pool, env, .. } = FunctionContext::from_env().await?;
     let state = AppState {
         pool,
-        config: Arc::new(ApiConfig::from_env(&ProcessEnv)?),
-        models: api::model_store_from_env(&ProcessEnv).await,
+        config: Arc::new(ApiConfig::from_env(&env)?),
+        models: api::model_store_from_env(&env).await,
     };
     lambda_http::run(api::router(state)).await
 }

@@ -15,6 +15,7 @@ async fn main() -> Result<(), Error> {
         config,
         pool,
         events,
+        ..
     } = FunctionContext::from_env().await?;
     let job = BuildFeatures::new(
         pool,

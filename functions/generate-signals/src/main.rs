@@ -4,18 +4,19 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::config::ProcessEnv;
 use shared::jobs::generate_signals::{GenerateSignals, SignalsRequest, TradingConfig};
 use shared::jobs::init::FunctionContext;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let FunctionContext { pool, events, .. } = FunctionContext::from_env().await?;
+    let FunctionContext {
+        pool, events, env, ..
+    } = FunctionContext::from_env().await?;
     let job = GenerateSignals {
         pool,
         events,
-        config: TradingConfig::from_env(&ProcessEnv)?,
+        config: TradingConfig::from_env(&env)?,
     };
     let job = &job;
 

@@ -18,6 +18,7 @@ async fn main() -> Result<(), Error> {
         config,
         pool,
         events,
+        ..
     } = FunctionContext::from_env().await?;
     let job = MonitorPositions {
         pool,

@@ -5,15 +5,15 @@
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::config::ProcessEnv;
 use shared::jobs::init::FunctionContext;
 use shared::jobs::notify::{Notifier, NotifyConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let FunctionContext { pool, .. } = FunctionContext::from_env().await?;
-    let notifier = Notifier::from_config(pool, NotifyConfig::from_env(&ProcessEnv)?).await?;
+    // The webhook secret and the SMTP URL come from the secrets read at init (issue 13).
+    let FunctionContext { pool, env, .. } = FunctionContext::from_env().await?;
+    let notifier = Notifier::from_config(pool, NotifyConfig::from_env(&env)?).await?;
     let notifier = &notifier;
 
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {

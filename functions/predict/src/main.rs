@@ -5,15 +5,16 @@
 use ensemble::job::{ModelLocation, Predict};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use shared::config::ProcessEnv;
 use shared::jobs::init::FunctionContext;
 use shared::jobs::scheduled::DailyRun;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let FunctionContext { pool, events, .. } = FunctionContext::from_env().await?;
-    let store = ModelLocation::from_env(&ProcessEnv)?.store().await;
+    let FunctionContext {
+        pool, events, env, ..
+    } = FunctionContext::from_env().await?;
+    let store = ModelLocation::from_env(&env)?.store().await;
     let job = Predict::new(pool, events, store);
     let job = &job;
 

@@ -16,6 +16,7 @@ async fn main() -> Result<(), Error> {
         config,
         pool,
         events,
+        ..
     } = FunctionContext::from_env().await?;
     let trending = RedditTrending::from_config(pool.clone(), &config.prices);
     let job = ScrapePrices::new(

@@ -5,7 +5,6 @@
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use shared::adapters::reddit::RedditClient;
-use shared::config::ProcessEnv;
 use shared::jobs::init::{run_deadline, FunctionContext};
 use shared::jobs::scheduled::event_time_or_now;
 use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit, DEADLINE_MARGIN};
@@ -13,8 +12,11 @@ use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit, DEADLINE_MARGIN};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let reddit = RedditConfig::from_env(&ProcessEnv)?;
-    let FunctionContext { pool, events, .. } = FunctionContext::from_env().await?;
+    // The Reddit credentials come from the secrets read at init (issue 13).
+    let FunctionContext {
+        pool, events, env, ..
+    } = FunctionContext::from_env().await?;
+    let reddit = RedditConfig::from_env(&env)?;
     let job = ScrapeReddit {
         pool,
         reddit: RedditClient::new(reddit.settings, reddit.credentials)?,

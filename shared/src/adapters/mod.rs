@@ -19,6 +19,8 @@ pub mod quote;
 pub mod reddit;
 pub mod reddit_archive;
 pub mod reddit_store;
+#[cfg(feature = "aws")]
+pub mod secrets;
 pub mod signal_inputs;
 pub mod signal_store;
 #[cfg(feature = "smtp")]

@@ -1,9 +1,11 @@
 //! What every function builds once per container (and `tft run` once per command): the
-//! configuration, the database pool, and the bus publisher.
+//! environment with its secrets read, the configuration, the database pool, and the bus
+//! publisher.
 
 use crate::adapters::db::{self, Pool};
 use crate::adapters::eventbridge::EventPublisher;
-use crate::config::Config;
+use crate::adapters::secrets;
+use crate::config::{Config, EnvSource, ProcessEnv, SecretEnv};
 
 /// The clients shared by every handler.
 pub struct FunctionContext {
@@ -11,13 +13,26 @@ pub struct FunctionContext {
     pub pool: Pool,
     /// `None` when `TFT_EVENT_BUS_NAME` is unset (local runs): nothing is announced.
     pub events: Option<EventPublisher>,
+    /// The environment as read at init, secrets included: the function's other configs
+    /// (`NotifyConfig`, `RedditConfig`, ...) are parsed from this, not from the process
+    /// environment, so a secret given by ARN reaches them too. Its `Debug` prints names.
+    pub env: SecretEnv,
 }
 
 impl FunctionContext {
-    /// Reads the environment once, builds the pool and opens one connection now, so the
-    /// TLS handshake is paid during Lambda init rather than in the first invocation.
+    /// Reads the environment once (and every secret it names by ARN,
+    /// `adapters::secrets`), builds the pool and opens one connection now, so the TLS
+    /// handshake is paid during Lambda init rather than in the first invocation.
     pub async fn from_env() -> anyhow::Result<Self> {
-        let config = Config::from_process_env()?;
+        Self::from_env_source(ProcessEnv).await
+    }
+
+    /// [`Self::from_env`] over another environment (tests).
+    pub async fn from_env_source(
+        base: impl EnvSource + Send + Sync + 'static,
+    ) -> anyhow::Result<Self> {
+        let env = secrets::resolve_env(base).await?;
+        let config = Config::from_env(&env)?;
         let pool = db::connect_pool(&config.database)?;
         if let Err(e) = db::ping(&pool).await {
             tracing::warn!(error = %e, "database not reachable at init; will retry per invocation");
@@ -27,6 +42,7 @@ impl FunctionContext {
             config,
             pool,
             events,
+            env,
         })
     }
 }
