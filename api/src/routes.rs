@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use shared::adapters::api_keys::{self, TradingControl};
 use shared::adapters::api_store::{
-    self, BarView, EquityPoint, GroupBy, PredictionView, Refusal, SentimentDay, SignalDetail,
-    SignalFilter, SignalStatus, SignalSummary, StepFreshness, TradeStats,
+    self, BarView, EquityPoint, GroupBy, PredictionView, Refusal, SentimentDay, SentimentPoint,
+    SignalDetail, SignalFilter, SignalStatus, SignalSummary, StepFreshness, TradeStats,
 };
 use shared::adapters::{db, portfolio_store};
 use shared::core::calendar::new_york_date;
@@ -762,15 +762,31 @@ async fn performance(
     }))
 }
 
+/// The calendar days of each trending ticker's sparkline, ending at the trending day.
+const TRENDING_HISTORY_DAYS: i64 = 30;
+
 /// The most mentioned tickers of a day.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Trending {
     pub trading_date: Option<NaiveDate>,
     pub tickers: Vec<SentimentDay>,
+    /// How many calendar days `history` covers, ending at `trading_date`.
+    pub history_days: i64,
+    /// Each trending ticker's stored days in that window, oldest first, in the order of
+    /// `tickers` (the rows' sparklines, without one request per row).
+    pub history: Vec<SentimentHistory>,
+}
+
+/// A trending ticker's recent days.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentimentHistory {
+    pub ticker: String,
+    pub days: Vec<SentimentPoint>,
 }
 
 /// Mentions (once per author), authors, sentiment, bullish share and their change
-/// against each ticker's previous day; default the latest aggregated day.
+/// against each ticker's previous day; default the latest aggregated day. With each
+/// ticker's last 30 calendar days (`history`) for a sparkline.
 #[utoipa::path(get, path = "/v1/sentiment/trending", tag = "sentiment",
     params(("date" = Option<NaiveDate>, Query, description = "YYYY-MM-DD"),
            ("limit" = Option<i64>, Query, description = "1..100, default 20")),
@@ -794,9 +810,27 @@ async fn trending(
     };
     let client = state.pool.get().await.map_err(db::DbError::from)?;
     let (trading_date, tickers) = api_store::trending(&**client, date, limit).await?;
+    let names: Vec<String> = tickers.iter().map(|t| t.ticker.clone()).collect();
+    let mut days: HashMap<String, Vec<SentimentPoint>> = HashMap::new();
+    if let Some(day) = trading_date {
+        for (ticker, point) in
+            api_store::sentiment_history(&**client, &names, day, TRENDING_HISTORY_DAYS).await?
+        {
+            days.entry(ticker).or_default().push(point);
+        }
+    }
+    let history = names
+        .into_iter()
+        .map(|ticker| SentimentHistory {
+            days: days.remove(&ticker).unwrap_or_default(),
+            ticker,
+        })
+        .collect();
     Ok(Json(Trending {
         trading_date,
         tickers,
+        history_days: TRENDING_HISTORY_DAYS,
+        history,
     }))
 }
 

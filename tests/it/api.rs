@@ -709,6 +709,35 @@ async fn equity_performance_sentiment_and_a_ticker_view_read_what_the_chain_stor
     assert_eq!(trending["tickers"][0]["ticker"], "GME");
     assert_eq!(trending["tickers"][0]["mentions_change"], 50);
     assert!(trending["tickers"][1]["mentions_change"].is_null());
+    // Each row's sparkline days, in the rows' order, from the one response.
+    assert_eq!(trending["history_days"], 30);
+    let history: Vec<(String, Vec<i64>)> = trending["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["ticker"].as_str().unwrap().to_string(),
+                h["days"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["mentions"].as_i64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("GME".to_string(), vec![40, 90]),
+            ("AMC".to_string(), vec![30])
+        ],
+        "{trending}"
+    );
+    // A past day's window ends at that day.
+    let past = a.get("/v1/sentiment/trending?date=2021-03-01").await;
+    assert_eq!(past["history"][0]["days"].as_array().unwrap().len(), 1);
     let series = a
         .get("/v1/sentiment/gme?from=2021-03-01&to=2021-03-01")
         .await;

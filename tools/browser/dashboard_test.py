@@ -3,13 +3,20 @@
 
     dashboard_test.py --url http://127.0.0.1:PORT/ --key tft_… --out DIR [--chromium /usr/bin/chromium]
 
-Runs three visits:
-  1. desktop: types the key into the page's form, waits for the tables, reads the DOM,
-     samples the chart's canvas pixels, reloads (the key must come back from localStorage),
-     saves DIR/dashboard.png;
+    [--ticker NVDA]
+
+Runs these visits:
+  1. desktop: types the key into the page's form, waits for the tables, reads the DOM
+     (with the trending rows' sparklines and the closed trades' breakdowns), samples the
+     chart's canvas pixels, reloads (the key must come back from localStorage), saves
+     DIR/dashboard.png;
   2. phone (390 px wide, the stored key): the page must not scroll sideways; DIR/dashboard-phone.png;
   3. a wrong key: the message the page shows;
-  4. an equity curve (the endpoint answered by Playwright): the chart draws it.
+  4. an equity curve (the endpoint answered by Playwright): the chart draws it;
+  5. the ticker view (with --ticker): clicks the ticker in the closed-trades table, reads
+     the view and samples its canvas (candles, the entry and exit markers' colours),
+     DIR/dashboard-ticker.png; then at 390 px types the ticker into the view's form,
+     DIR/dashboard-phone-ticker.png.
 Prints one JSON object on stdout (the Rust test tests/it/dashboard.rs asserts on it).
 Exit 0 when the visits ran, 1 when the page misbehaved in a way checked here (timeouts,
 script errors), 2 when Playwright or Chromium is missing (with how to install them).
@@ -62,6 +69,48 @@ EQUITY = {
     ],
 }
 
+# The ticker view's canvases: coloured pixels, and those near each named colour (the
+# markers have colours no series uses).
+TICKER_PIXELS = """(targets) => {
+  const near = Object.fromEntries(Object.keys(targets).map((k) => [k, 0]));
+  let coloured = 0, total = 0;
+  const canvases = document.querySelectorAll('#ticker-chart canvas');
+  for (const canvas of canvases) {
+    if (!canvas.width || !canvas.height) continue;
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < data.length; i += 4) {
+      total++;
+      const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+      if (a > 128 && Math.max(r, g, b) - Math.min(r, g, b) > 80) coloured++;
+      if (a < 200) continue;
+      for (const [k, [tr, tg, tb]] of Object.entries(targets)) {
+        if (Math.abs(r - tr) <= 12 && Math.abs(g - tg) <= 12 && Math.abs(b - tb) <= 12) near[k]++;
+      }
+    }
+  }
+  return { coloured, total, canvases: canvases.length, near };
+}"""
+
+# What the ticker view shows besides its canvas.
+READ_TICKER = """() => {
+  const box = document.getElementById('ticker-chart');
+  return {
+    hash: window.location.hash,
+    title: document.getElementById('ticker-title').textContent,
+    note: document.getElementById('ticker-note').textContent,
+    chart_hidden: box.hidden,
+    chart_ticker: box.dataset.ticker || '',
+    markers: Number(box.dataset.markers || 0),
+    trades: [...document.querySelectorAll('#ticker-trades tbody tr')].map(
+      (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim())),
+    scroll_width: document.documentElement.scrollWidth,
+    viewport_width: window.innerWidth,
+  };
+}"""
+
+MARKER_COLOURS = {"candle_up": [38, 166, 154], "candle_down": [239, 83, 80],
+                  "entry": [37, 99, 235], "exit": [219, 39, 119]}
+
 READ_DOM = """() => {
   const cells = (id) => [...document.querySelectorAll(`#${id} tbody tr`)].map(
     (tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent.trim()));
@@ -75,6 +124,28 @@ READ_DOM = """() => {
     active: cells('active'),
     rejections: cells('rejections'),
     recent: cells('recent'),
+    trending_date: document.getElementById('trending-date').textContent,
+    trending: cells('trending'),
+    // Per trending row: its ticker, and per sparkline the points it was given, the
+    // vertices of its line and the width it takes on screen.
+    sparklines: [...document.querySelectorAll('#trending tbody tr')].map((tr) => ({
+      ticker: tr.querySelector('td').textContent.trim(),
+      lines: [...tr.querySelectorAll('svg.spark')].map((svg) => {
+        const line = svg.querySelector('polyline');
+        const box = svg.getBoundingClientRect();
+        return {
+          points: Number(svg.dataset.points),
+          vertices: line ? line.points.numberOfItems : 0,
+          line_width: line ? line.getBBox().width : 0,
+          width: box.width,
+          height: box.height,
+        };
+      }),
+    })),
+    closed: cells('closed'),
+    closed_total: document.getElementById('closed-total').textContent,
+    by_exit_reason: cells('by-exit-reason'),
+    by_month: cells('by-month'),
     chart_title: document.getElementById('chart-title').textContent,
     message: message.hidden ? '' : message.textContent,
     stored_key: localStorage.getItem('tft.apiKey') !== null,
@@ -94,6 +165,7 @@ def main():
     ap.add_argument("--out", required=True, help="directory for the screenshots")
     ap.add_argument("--chromium", default=os.environ.get("TFT_CHROMIUM", "/usr/bin/chromium"))
     ap.add_argument("--timeout-ms", type=int, default=20_000)
+    ap.add_argument("--ticker", help="a ticker of the closed-trades table to open in the ticker view")
     a = ap.parse_args()
 
     try:
@@ -148,6 +220,8 @@ def visit_all(browser, a):
     page.wait_for_selector("#active tbody tr td", timeout=t)
     page.wait_for_selector("#portfolio [data-field=cash]", timeout=t)
     page.wait_for_selector("#chart canvas", timeout=t)
+    page.wait_for_selector("#closed tbody tr td", timeout=t)
+    page.wait_for_selector("#trending tbody tr td", timeout=t)
     page.wait_for_timeout(500)  # the chart paints on the next frames
     report["dom"] = page.evaluate(READ_DOM)
     report["chart"] = page.evaluate(CHART_PIXELS)
@@ -211,6 +285,48 @@ def visit_all(browser, a):
         "errors": equity_errors,
     }
     ctx.close()
+
+    # 5. The ticker view: a click on the ticker in the closed trades, then a phone typing it.
+    if a.ticker:
+        ctx = browser.new_context(viewport={"width": 1280, "height": 900}, storage_state=storage)
+        page = ctx.new_page()
+        ticker_errors = []
+        watch(page, ticker_errors)
+        page.goto(a.url, wait_until="load", timeout=t)
+        page.wait_for_selector("#closed tbody tr td", timeout=t)
+        page.locator("#closed a.ticker", has_text=a.ticker).first.click(timeout=t)
+        page.wait_for_selector("#ticker-chart canvas", timeout=t)
+        page.locator("#ticker-trades tbody tr td").first.wait_for(timeout=t)
+        page.wait_for_timeout(800)
+        view = page.evaluate(READ_TICKER)
+        view["pixels"] = page.evaluate(TICKER_PIXELS, MARKER_COLOURS)
+        shot = os.path.join(a.out, "dashboard-ticker.png")
+        page.locator("#ticker-view").screenshot(path=shot)
+        view["screenshot"] = shot
+        view["errors"] = ticker_errors
+        report["ticker"] = view
+        ctx.close()
+
+        ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                  is_mobile=True, has_touch=True, storage_state=storage)
+        page = ctx.new_page()
+        phone_errors = []
+        watch(page, phone_errors)
+        page.goto(a.url, wait_until="load", timeout=t)
+        page.wait_for_selector("#active tbody tr td", timeout=t)
+        page.fill("#ticker-input", a.ticker.lower())
+        page.click("#ticker-form button[type=submit]")
+        page.wait_for_selector("#ticker-chart canvas", timeout=t)
+        page.locator("#ticker-trades tbody tr td").first.wait_for(timeout=t)
+        page.wait_for_timeout(800)
+        view = page.evaluate(READ_TICKER)
+        view["pixels"] = page.evaluate(TICKER_PIXELS, MARKER_COLOURS)
+        shot = os.path.join(a.out, "dashboard-phone-ticker.png")
+        page.screenshot(path=shot, full_page=True)
+        view["screenshot"] = shot
+        view["errors"] = phone_errors
+        report["phone_ticker"] = view
+        ctx.close()
     return report
 
 

@@ -771,6 +771,58 @@ pub async fn sentiment_series(
     Ok(rows.iter().map(sentiment_from).collect())
 }
 
+/// One day of a ticker's sentiment, as a trending row's sparkline draws it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SentimentPoint {
+    pub trading_date: NaiveDate,
+    pub mentions: i32,
+    pub sentiment: f64,
+    pub bullish_share: f64,
+}
+
+/// The recent days of several tickers, oldest first: the days in
+/// `(to - days, to]` for each of `tickers` (one query however many rows are trending).
+pub async fn sentiment_history(
+    client: &impl GenericClient,
+    tickers: &[String],
+    to: NaiveDate,
+    days: i64,
+) -> Result<Vec<(String, SentimentPoint)>, DbError> {
+    if tickers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let from = to - chrono::Duration::days(days - 1);
+    let rows = client
+        .query_typed(
+            "SELECT ticker::text, trading_date, mentions, mean_sentiment, bullish_share \
+             FROM ticker_sentiment_daily \
+             WHERE ticker = ANY($1) AND trading_date BETWEEN $2 AND $3 \
+             ORDER BY ticker, trading_date",
+            &[
+                (&tickers, Type::VARCHAR_ARRAY),
+                (&from, Type::DATE),
+                (&to, Type::DATE),
+            ],
+        )
+        .await
+        .context("read the trending tickers' recent sentiment")?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                SentimentPoint {
+                    trading_date: r.get(1),
+                    mentions: r.get(2),
+                    sentiment: r.get(3),
+                    bullish_share: r.get(4),
+                },
+            )
+        })
+        .collect())
+}
+
 /// A daily bar with its stored indicators.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
