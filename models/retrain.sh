@@ -17,6 +17,9 @@
 #   RETRAIN_TRAIN_ARGS  extra flags for tft_models.train (e.g. "--lstm-epochs 1" for a smoke run)
 #   RETRAIN_SCORE_PRICES, RETRAIN_SCORE_BENCHMARK  score the promotion on price files instead
 #                     of the database (dry runs)
+#   RETRAIN_PYTHON    the Python of an already synced, locked environment (default: `uv run
+#                     --locked python`, which syncs models/.venv first); the Lambda image sets
+#                     it, its models/ being read-only (models/Dockerfile)
 #
 # Windows, rolling with RETRAIN_TO (docs/retrain.md):
 #   export       RETRAIN_TO - 5 years .. RETRAIN_TO
@@ -54,13 +57,15 @@ if [[ -z "${RETRAIN_FEATURES:-}" ]]; then
   "$TFT_BIN" features export --from-db --from "$export_from" --to "$to" --out "$features"
 fi
 
+if [[ -n "${RETRAIN_PYTHON:-}" ]]; then py=("$RETRAIN_PYTHON"); else py=(uv run --locked python); fi
+
 # shellcheck disable=SC2086  # RETRAIN_TRAIN_ARGS is a list of flags
-(cd "$here" && uv run --locked python -m tft_models.train \
+(cd "$here" && "${py[@]}" -m tft_models.train \
   --features "$features" --out "$work/bundle" \
   --train-from "$export_from" --train-to "$train_to" \
   --calibrate-from "$calibrate_from" --calibrate-to "$to" --purge-days 10 ${RETRAIN_TRAIN_ARGS:-})
 
-version="$(cd "$here" && uv run --frozen python -c \
+version="$(cd "$here" && "${py[@]}" -c \
   'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$work/bundle/manifest.json")"
 
 "$TFT_BIN" models upload --dir "$work/bundle" --store "$TFT_MODEL_STORE"
