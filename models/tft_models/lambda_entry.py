@@ -57,8 +57,12 @@ def database_url(env: dict[str, str]) -> str:
     if _database_url is None:
         import boto3  # the Lambda Python base image has it; locally the `lambda` group
 
+        # The secret's own region (arn:aws:secretsmanager:<region>:...), else Lambda's.
+        parts = arn.split(":")
+        region = parts[3] if len(parts) > 3 and parts[3] else env.get("AWS_REGION")
         try:
-            value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)
+            client = boto3.client("secretsmanager", region_name=region)
+            value = client.get_secret_value(SecretId=arn)
         except Exception as e:  # the SDK's message names the ARN and the cause, no value
             raise RetrainError(f"could not read secret {arn} (DATABASE_URL_SECRET_ARN): {e}") from None
         text = value.get("SecretString")

@@ -18,6 +18,7 @@ mod predict;
 mod price_store;
 mod reddit;
 mod reddit_store;
+mod retrain;
 mod scrape_prices;
 mod scrape_reddit;
 mod secrets;
