@@ -88,6 +88,14 @@ const FUNCTIONS: &[Expected] = &[
         publishes: &[],
         run_metrics: true,
     },
+    // The weekly retrain: a Python container image (models/Dockerfile), no run metrics; a
+    // failure is its Errors alarm and its dead letter.
+    Expected {
+        logical_id: "RetrainFunction",
+        triggers: &[Schedule("cron(0 6 ? * SAT *)")],
+        publishes: &[],
+        run_metrics: false,
+    },
     Expected {
         logical_id: "ApiFunction",
         triggers: &[Http, Http],
@@ -551,9 +559,13 @@ fn check_alarms(t: &Value) -> Vec<String> {
     problems
 }
 
+/// The function's name in docs and metrics: its cargo-lambda binary, or an image
+/// function's DockerTag.
 fn binary_of(t: &Value, logical_id: &str) -> String {
-    resources(t)[logical_id]["Metadata"]["BuildProperties"]["Binary"]
+    let metadata = &resources(t)[logical_id]["Metadata"];
+    metadata["BuildProperties"]["Binary"]
         .as_str()
+        .or_else(|| metadata["DockerTag"].as_str())
         .unwrap_or_else(|| panic!("{logical_id} names no binary"))
         .to_string()
 }
@@ -1097,4 +1109,42 @@ fn a_missing_secret_grant_a_wildcard_or_a_secret_in_the_environment_is_caught() 
     );
     assert_ne!(with_resolve, text);
     assert!(!check_no_secret_in_environment(&with_resolve, &load(&with_resolve)).is_empty());
+}
+
+/// The retrain is a container image SAM builds from models/Dockerfile (SAM refuses Runtime
+/// and Handler on an image function, even from Globals, so every zip function names its
+/// own); it fits Lambda's 15 minutes and it alone writes to S3, under the model prefix only.
+#[test]
+fn the_retrain_is_an_image_from_the_dockerfile_and_only_it_writes_the_model_prefix() {
+    let t = template();
+    let retrain = &resources(&t)["RetrainFunction"];
+    let props = &retrain["Properties"];
+    assert_eq!(props["PackageType"], "Image");
+    assert!(props["Runtime"].is_null() && props["Handler"].is_null());
+    let globals = &t["Globals"]["Function"];
+    assert!(globals["Runtime"].is_null() && globals["Handler"].is_null());
+    assert_eq!(retrain["Metadata"]["DockerContext"], ".");
+    let dockerfile = retrain["Metadata"]["Dockerfile"].as_str().unwrap();
+    assert!(
+        template_path().with_file_name(dockerfile).exists(),
+        "{dockerfile} is missing"
+    );
+    assert!(props["Timeout"].as_u64().is_some_and(|s| s <= 900));
+    for (origin, s) in statements(&t) {
+        if as_strings(&s["Action"]).iter().any(|a| a == "s3:PutObject") {
+            assert_eq!(origin, "RetrainFunction", "{s}");
+            assert_eq!(
+                s["Resource"]["Fn::Sub"],
+                "arn:${AWS::Partition}:s3:::${ModelBucketName}/${ModelPrefix}/*",
+                "{s}"
+            );
+        }
+    }
+    for (id, f) in of_type(&t, "AWS::Serverless::Function") {
+        if f["Properties"]["PackageType"] == "Image" {
+            continue;
+        }
+        assert_eq!(f["Properties"]["Runtime"], "provided.al2023", "{id}");
+        assert_eq!(f["Properties"]["Handler"], "bootstrap", "{id}");
+    }
 }
