@@ -163,6 +163,7 @@ async fn the_retrain_entry_point_exports_trains_uploads_and_promotes_or_keeps() 
     .await;
     assert!(first.ok, "the first retrain failed:\n{}", first.stderr);
     let s = &first.summary;
+    eprintln!("first retrain: {s}");
     assert_eq!(s["to"], "2021-12-31", "{s}");
     assert_eq!(s["store"], format!("s3://{bucket}/models"));
     assert_eq!(s["outcome"], "promoted", "{s}");
@@ -184,6 +185,7 @@ async fn the_retrain_entry_point_exports_trains_uploads_and_promotes_or_keeps() 
     .await;
     assert!(second.ok, "the second retrain failed:\n{}", second.stderr);
     let s = &second.summary;
+    eprintln!("second retrain: {s}");
     let v2 = s["version"].as_str().unwrap().to_string();
     assert!(v2.starts_with("2021-11-30-"), "{s}");
     assert_eq!(s["candidate"]["version"], v2.as_str(), "{s}");
