@@ -285,6 +285,16 @@ mod embedded {
     refinery::embed_migrations!("../migrations");
 }
 
+/// The newest migration this code carries (`V14__query_api`): what a database migrated by
+/// it ends at.
+pub fn latest_migration() -> Option<String> {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .max_by_key(|m| m.version())
+        .map(|m| m.to_string())
+}
+
 /// Applies the SQL files in `migrations/` that this database has not seen yet, each in
 /// its own transaction, and returns the names applied. Use the direct (not pooled) URL.
 /// The connection is bounded by the connect timeout; the migrations themselves are not

@@ -9,7 +9,7 @@ pub mod email;
 #[cfg(feature = "aws")]
 pub mod eventbridge;
 pub mod feature_store;
-mod http_retry;
+pub(crate) mod http_retry;
 pub mod outbox;
 pub mod portfolio_store;
 pub mod prediction_store;

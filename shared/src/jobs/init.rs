@@ -1,11 +1,15 @@
 //! What every function builds once per container (and `tft run` once per command): the
 //! configuration, the database pool, and the bus publisher.
 
+#[cfg(feature = "aws")]
 use crate::adapters::db::{self, Pool};
+#[cfg(feature = "aws")]
 use crate::adapters::eventbridge::EventPublisher;
+#[cfg(feature = "aws")]
 use crate::config::Config;
 
 /// The clients shared by every handler.
+#[cfg(feature = "aws")]
 pub struct FunctionContext {
     pub config: Config,
     pub pool: Pool,
@@ -13,6 +17,7 @@ pub struct FunctionContext {
     pub events: Option<EventPublisher>,
 }
 
+#[cfg(feature = "aws")]
 impl FunctionContext {
     /// Reads the environment once, builds the pool and opens one connection now, so the
     /// TLS handshake is paid during Lambda init rather than in the first invocation.
@@ -32,6 +37,7 @@ impl FunctionContext {
 }
 
 /// The bus publisher when `TFT_EVENT_BUS_NAME` is set.
+#[cfg(feature = "aws")]
 pub async fn event_publisher(config: &Config) -> Option<EventPublisher> {
     match &config.event_bus_name {
         Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
