@@ -7,6 +7,7 @@ mod breaker;
 mod build_features;
 mod dashboard;
 mod db_timeouts;
+mod deploy;
 mod end_to_end;
 mod generate_signals;
 mod migrations;

@@ -38,12 +38,17 @@ pub async fn handle(
                 .with("Applied", applied.join(","))
                 .with("Latest", latest))
         }
-        Err(e) => Err(redact(
+        Err(e @ db::DbError::Migration(_)) => Err(redact(
             &format!(
-                "migrations failed ({e}); the migrations before the failing one stay applied, \
-                 it was rolled back; fix it and deploy again, or run `tft migrate` with the \
-                 direct URL (docs/operations.md)"
+                "{}; the migrations before the failing one stay applied and it was rolled \
+                 back: fix it and deploy again, or run `tft migrate` with the direct URL \
+                 (docs/operations.md)",
+                db::error_text(&e)
             ),
+            database,
+        )),
+        Err(e) => Err(redact(
+            &format!("migrations not run: {}", db::error_text(&e)),
             database,
         )),
     }
