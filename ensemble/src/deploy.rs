@@ -78,10 +78,9 @@ impl Deploy {
                 let Some(request) = custom_resource::salvage_request(payload) else {
                     return Err(e);
                 };
-                let response = custom_resource::answer(&self.http, &request, deadline, async {
-                    Err(e)
-                })
-                .await?;
+                let response =
+                    custom_resource::answer(&self.http, &request, deadline, async { Err(e) })
+                        .await?;
                 return Ok(to_value(&response));
             }
         };

@@ -35,7 +35,12 @@ fn main() {
     writeln!(out, "/// Its files, by name.").unwrap();
     writeln!(out, "pub const FILES: &[(&str, &[u8])] = &[").unwrap();
     for (name, path) in &files {
-        writeln!(out, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            out,
+            "    ({name:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     writeln!(out, "];").unwrap();
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("bundle.rs");

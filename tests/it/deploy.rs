@@ -69,7 +69,11 @@ impl ResponseUrl {
                     .map(|v| v.to_str().unwrap().to_string())
                     .unwrap_or_default();
                 assert_eq!(content_type, "", "the PUT must carry an empty content type");
-                assert!(r.body.len() <= 4096, "body over 4096 bytes: {}", r.body.len());
+                assert!(
+                    r.body.len() <= 4096,
+                    "body over 4096 bytes: {}",
+                    r.body.len()
+                );
                 serde_json::from_slice(&r.body).expect("the body is JSON")
             })
             .collect()
@@ -112,7 +116,8 @@ fn request(
     }
     if request_type == "Update" {
         let mut old = properties.clone();
-        old["CodeVersion"] = json!("arn:aws:lambda:us-east-1:123456789012:function:tft-deploy-prod:2");
+        old["CodeVersion"] =
+            json!("arn:aws:lambda:us-east-1:123456789012:function:tft-deploy-prod:2");
         v["OldResourceProperties"] = old;
     }
     v
@@ -162,14 +167,7 @@ fn migration_files() -> Vec<String> {
         .filter(|n| n.ends_with(".sql"))
         .map(|n| n.trim_end_matches(".sql").to_string())
         .collect();
-    names.sort_by_key(|n| {
-        n[1..]
-            .split("__")
-            .next()
-            .unwrap()
-            .parse::<u32>()
-            .unwrap()
-    });
+    names.sort_by_key(|n| n[1..].split("__").next().unwrap().parse::<u32>().unwrap());
     names
 }
 
@@ -240,7 +238,13 @@ async fn migrations_create_applies_every_migration_then_update_and_create_again_
     assert!(expected.len() >= 10, "{expected:?}");
 
     let cfn = ResponseUrl::new().await;
-    let payload = request("Create", "Custom::Migrations", "Migrations", &cfn.url(), None);
+    let payload = request(
+        "Create",
+        "Custom::Migrations",
+        "Migrations",
+        &cfn.url(),
+        None,
+    );
     let sent = deploy.handle(&payload, five_minutes()).await.unwrap();
     let answer = cfn.only_answer().await;
     assert_eq!(answer, sent, "what was PUT is what handle returns");
@@ -270,7 +274,13 @@ async fn migrations_create_applies_every_migration_then_update_and_create_again_
 
     // Delete (the stack goes away): the schema stays.
     let cfn = ResponseUrl::new().await;
-    let payload = request("Delete", "Custom::Migrations", "Migrations", &cfn.url(), Some(&physical));
+    let payload = request(
+        "Delete",
+        "Custom::Migrations",
+        "Migrations",
+        &cfn.url(),
+        Some(&physical),
+    );
     deploy.handle(&payload, five_minutes()).await.unwrap();
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "SUCCESS", "{answer}");
@@ -293,19 +303,37 @@ async fn a_failing_migration_answers_failed_naming_it_and_never_the_url_or_passw
     let deploy = deploy_with_database(database);
 
     let cfn = ResponseUrl::new().await;
-    let payload = request("Create", "Custom::Migrations", "Migrations", &cfn.url(), None);
+    let payload = request(
+        "Create",
+        "Custom::Migrations",
+        "Migrations",
+        &cfn.url(),
+        None,
+    );
     deploy.handle(&payload, five_minutes()).await.unwrap();
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "FAILED", "{answer}");
     let reason = answer["Reason"].as_str().unwrap();
-    assert!(reason.contains("V14__query_api"), "which migration: {reason}");
-    assert!(reason.contains("already exists"), "the database's error: {reason}");
-    assert!(!reason.contains(PASSWORD) && !reason.contains(&url), "{reason}");
+    assert!(
+        reason.contains("V14__query_api"),
+        "which migration: {reason}"
+    );
+    assert!(
+        reason.contains("already exists"),
+        "the database's error: {reason}"
+    );
+    assert!(
+        !reason.contains(PASSWORD) && !reason.contains(&url),
+        "{reason}"
+    );
     // A failed Create still names a physical id (the rollback's Delete gets it).
     assert_eq!(answer["PhysicalResourceId"], "tft-trader-prod-Migrations");
     // The ones before it stay, it is rolled back.
     let applied = history(&client).await;
-    assert_eq!(applied.last().map(String::as_str), Some("V13__outbox_skipped_and_provider_id"));
+    assert_eq!(
+        applied.last().map(String::as_str),
+        Some("V13__outbox_skipped_and_provider_id")
+    );
 
     // The rollback's Delete succeeds and touches nothing.
     let cfn = ResponseUrl::new().await;
@@ -331,7 +359,13 @@ async fn an_unreachable_database_answers_failed_without_the_password() {
     };
     let deploy = deploy_with_database(database_config(&url, 2));
     let cfn = ResponseUrl::new().await;
-    let payload = request("Create", "Custom::Migrations", "Migrations", &cfn.url(), None);
+    let payload = request(
+        "Create",
+        "Custom::Migrations",
+        "Migrations",
+        &cfn.url(),
+        None,
+    );
     deploy.handle(&payload, five_minutes()).await.unwrap();
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "FAILED", "{answer}");
@@ -340,13 +374,26 @@ async fn an_unreachable_database_answers_failed_without_the_password() {
     assert!(!reason.contains(PASSWORD), "{reason}");
 
     // And a function whose DATABASE_URL could not be read answers FAILED, not silence.
-    let deploy = Deploy::new(Err("DATABASE_URL is not set".into()), Err("x".into()), BTreeMap::new());
+    let deploy = Deploy::new(
+        Err("DATABASE_URL is not set".into()),
+        Err("x".into()),
+        BTreeMap::new(),
+    );
     let cfn = ResponseUrl::new().await;
-    let payload = request("Update", "Custom::Migrations", "Migrations", &cfn.url(), Some("p"));
+    let payload = request(
+        "Update",
+        "Custom::Migrations",
+        "Migrations",
+        &cfn.url(),
+        Some("p"),
+    );
     deploy.handle(&payload, five_minutes()).await.unwrap();
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "FAILED");
-    assert!(answer["Reason"].as_str().unwrap().contains("DATABASE_URL is not set"));
+    assert!(answer["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("DATABASE_URL is not set"));
     assert_eq!(answer["PhysicalResourceId"], "p");
 }
 
@@ -367,17 +414,31 @@ async fn the_bundle_is_uploaded_and_promoted_into_an_empty_store_and_kept_on_upd
     assert_eq!(answer["Data"]["Action"], "promoted");
     assert_eq!(answer["Data"]["Current"], version.as_str());
     assert_eq!(answer["Data"]["Uploaded"], version.as_str());
-    let ModelStore::S3 { bucket, .. } = &store else { unreachable!() };
+    let ModelStore::S3 { bucket, .. } = &store else {
+        unreachable!()
+    };
     let physical = format!("s3://{bucket}/models/ensemble");
     assert_eq!(answer["PhysicalResourceId"], physical.as_str());
     // Served as predict would: the pointer, then every file verified.
-    assert_eq!(store.current_pointer().await.unwrap(), Some(version.clone()));
-    let served = store.load_current().await.expect("the promoted bundle verifies");
+    assert_eq!(
+        store.current_pointer().await.unwrap(),
+        Some(version.clone())
+    );
+    let served = store
+        .load_current()
+        .await
+        .expect("the promoted bundle verifies");
     assert_eq!(served.manifest.version, version);
 
     // The next deploy (Update): the same upload, current already there: kept.
     let cfn = ResponseUrl::new().await;
-    let payload = request("Update", MODEL_BUNDLE, "ModelBundle", &cfn.url(), Some(&physical));
+    let payload = request(
+        "Update",
+        MODEL_BUNDLE,
+        "ModelBundle",
+        &cfn.url(),
+        Some(&physical),
+    );
     deploy.handle(&payload, five_minutes()).await.unwrap();
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "SUCCESS", "{answer}");
@@ -386,7 +447,13 @@ async fn the_bundle_is_uploaded_and_promoted_into_an_empty_store_and_kept_on_upd
 
     // Delete: nothing removed (the bucket is retained, and so are its models).
     let cfn = ResponseUrl::new().await;
-    let payload = request("Delete", MODEL_BUNDLE, "ModelBundle", &cfn.url(), Some(&physical));
+    let payload = request(
+        "Delete",
+        MODEL_BUNDLE,
+        "ModelBundle",
+        &cfn.url(),
+        Some(&physical),
+    );
     deploy.handle(&payload, five_minutes()).await.unwrap();
     assert_eq!(cfn.only_answer().await["Status"], "SUCCESS");
     assert_eq!(store.versions().await.unwrap(), vec![version.clone()]);
@@ -402,7 +469,10 @@ async fn a_current_promoted_by_a_later_retrain_is_never_replaced() {
     let mut manifest: Value = serde_json::from_slice(&bundle["manifest.json"]).unwrap();
     manifest["version"] = json!(newer);
     let mut retrained = bundle.clone();
-    retrained.insert("manifest.json".into(), serde_json::to_vec(&manifest).unwrap());
+    retrained.insert(
+        "manifest.json".into(),
+        serde_json::to_vec(&manifest).unwrap(),
+    );
     assert_eq!(store.upload_files(retrained).await.unwrap(), newer);
     store.set_current(newer).await.unwrap();
 
@@ -415,9 +485,15 @@ async fn a_current_promoted_by_a_later_retrain_is_never_replaced() {
     assert_eq!(answer["Data"]["Action"], "kept");
     assert_eq!(answer["Data"]["Current"], newer);
     assert_eq!(answer["Data"]["Uploaded"], committed.as_str());
-    assert_eq!(store.current_pointer().await.unwrap().as_deref(), Some(newer));
+    assert_eq!(
+        store.current_pointer().await.unwrap().as_deref(),
+        Some(newer)
+    );
     // The committed one is there too, for a rollback.
-    assert_eq!(store.versions().await.unwrap(), vec![committed, newer.to_string()]);
+    assert_eq!(
+        store.versions().await.unwrap(),
+        vec![committed, newer.to_string()]
+    );
 }
 
 #[tokio::test]
@@ -446,7 +522,10 @@ async fn a_corrupt_bundle_answers_failed_and_writes_nothing() {
     deploy.handle(&payload, five_minutes()).await.unwrap();
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "FAILED", "{answer}");
-    assert!(answer["Reason"].as_str().unwrap().contains("lstm.onnx"), "{answer}");
+    assert!(
+        answer["Reason"].as_str().unwrap().contains("lstm.onnx"),
+        "{answer}"
+    );
     assert_eq!(store.current_pointer().await.unwrap(), None);
 }
 
@@ -471,7 +550,10 @@ async fn a_handler_that_panics_still_answers_failed() {
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "FAILED");
     let reason = answer["Reason"].as_str().unwrap();
-    assert!(reason.contains("panicked") && reason.contains("index out of bounds"), "{reason}");
+    assert!(
+        reason.contains("panicked") && reason.contains("index out of bounds"),
+        "{reason}"
+    );
     assert_eq!(serde_json::to_value(&sent).unwrap(), answer);
 }
 
@@ -496,7 +578,13 @@ async fn a_handler_out_of_time_answers_failed_before_the_invocation_deadline() {
     };
     let deploy = deploy_with_database(database);
     let cfn = ResponseUrl::new().await;
-    let payload = request("Create", "Custom::Migrations", "Migrations", &cfn.url(), None);
+    let payload = request(
+        "Create",
+        "Custom::Migrations",
+        "Migrations",
+        &cfn.url(),
+        None,
+    );
     // The invocation has the answer's margin plus one second left.
     let invocation_deadline = ANSWER_MARGIN + Duration::from_secs(1);
     let started = std::time::Instant::now();
@@ -508,7 +596,10 @@ async fn a_handler_out_of_time_answers_failed_before_the_invocation_deadline() {
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "FAILED", "{answer}");
     assert!(
-        answer["Reason"].as_str().unwrap().contains("did not finish before the function's deadline"),
+        answer["Reason"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish before the function's deadline"),
         "{answer}"
     );
     assert!(took < Duration::from_secs(5), "answered after {took:?}");
@@ -531,7 +622,13 @@ async fn the_put_is_retried_and_odd_requests_are_answered() {
         .await;
     let cfn = ResponseUrl { server };
     let deploy = Deploy::new(Err("x".into()), Err("y".into()), BTreeMap::new());
-    let payload = request("Delete", "Custom::Retired", "Retired", &cfn.url(), Some("old"));
+    let payload = request(
+        "Delete",
+        "Custom::Retired",
+        "Retired",
+        &cfn.url(),
+        Some("old"),
+    );
     deploy.handle(&payload, five_minutes()).await.unwrap();
     let answers = cfn.answers().await;
     assert_eq!(answers.len(), 2, "{answers:?}");
@@ -545,7 +642,10 @@ async fn the_put_is_retried_and_odd_requests_are_answered() {
     deploy.handle(&payload, five_minutes()).await.unwrap();
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "FAILED");
-    assert!(answer["Reason"].as_str().unwrap().contains("Custom::ModelBundle"));
+    assert!(answer["Reason"]
+        .as_str()
+        .unwrap()
+        .contains("Custom::ModelBundle"));
 
     // A payload that is not a request but names a ResponseURL: answered FAILED.
     let cfn = ResponseUrl::new().await;
@@ -554,7 +654,10 @@ async fn the_put_is_retried_and_odd_requests_are_answered() {
     assert_eq!(cfn.only_answer().await["Status"], "FAILED");
 
     // Nobody to answer: the invocation fails (Lambda's error metric sees it).
-    assert!(deploy.handle(&json!({"detail": {}}), five_minutes()).await.is_err());
+    assert!(deploy
+        .handle(&json!({"detail": {}}), five_minutes())
+        .await
+        .is_err());
 
     // A ResponseURL that never accepts: every attempt made, then an error.
     let refusing = MockServer::start().await;
@@ -562,7 +665,13 @@ async fn the_put_is_retried_and_odd_requests_are_answered() {
         .respond_with(ResponseTemplate::new(403))
         .mount(&refusing)
         .await;
-    let payload = request("Delete", "Custom::Retired", "Retired", &format!("{}/x", refusing.uri()), Some("o"));
+    let payload = request(
+        "Delete",
+        "Custom::Retired",
+        "Retired",
+        &format!("{}/x", refusing.uri()),
+        Some("o"),
+    );
     let err = deploy.handle(&payload, five_minutes()).await.unwrap_err();
     assert!(err.contains("3 attempts") && err.contains("403"), "{err}");
     assert_eq!(refusing.received_requests().await.unwrap().len(), 3);

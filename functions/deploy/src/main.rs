@@ -46,7 +46,8 @@ mod tests {
     /// The binary ships exactly the committed current bundle.
     #[test]
     fn the_shipped_bundle_is_the_committed_current_one() {
-        let store = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/store/ensemble");
+        let store =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/store/ensemble");
         let current = std::fs::read_to_string(store.join("current")).unwrap();
         assert_eq!(bundle::VERSION, current.trim());
         let files = shipped_bundle();

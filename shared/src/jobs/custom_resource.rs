@@ -66,7 +66,11 @@ impl Request {
     /// The physical id to answer with: the request's (Update, Delete), else a stable one
     /// from the stack's name and the logical id (the same on a retried Create).
     pub fn physical_resource_id(&self) -> String {
-        if let Some(id) = self.physical_resource_id.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(id) = self
+            .physical_resource_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
             return id.to_string();
         }
         // arn:aws:cloudformation:region:account:stack/NAME/uuid

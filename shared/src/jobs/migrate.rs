@@ -33,7 +33,14 @@ pub async fn handle(
         Ok(applied) => {
             tracing::info!(?applied, %latest, "migrations applied");
             Ok(Outcome::default()
-                .with("Action", if applied.is_empty() { "none" } else { "applied" })
+                .with(
+                    "Action",
+                    if applied.is_empty() {
+                        "none"
+                    } else {
+                        "applied"
+                    },
+                )
                 .with("AppliedCount", applied.len().to_string())
                 .with("Applied", applied.join(","))
                 .with("Latest", latest))
