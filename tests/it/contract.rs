@@ -473,8 +473,20 @@ async fn deploy_answers_cloudformation_with_its_secret_and_bucket_on_the_emulato
     ];
     let cfn = crate::deploy::ResponseUrl::new().await;
     let events = vec![
-        crate::deploy::request("Create", "Custom::Migrations", "Migrations", &cfn.url(), None),
-        crate::deploy::request("Create", "Custom::ModelBundle", "ModelBundle", &cfn.url(), None),
+        crate::deploy::request(
+            "Create",
+            "Custom::Migrations",
+            "Migrations",
+            &cfn.url(),
+            None,
+        ),
+        crate::deploy::request(
+            "Create",
+            "Custom::ModelBundle",
+            "ModelBundle",
+            &cfn.url(),
+            None,
+        ),
     ];
     let (outcomes, printed) = invoke_without("deploy", &env, &["DATABASE_URL"], events).await;
     assert_eq!(outcomes.len(), 2, "{outcomes:?}\n{printed}");
@@ -520,7 +532,10 @@ async fn deploy_answers_cloudformation_with_its_secret_and_bucket_on_the_emulato
     let answer = cfn.only_answer().await;
     assert_eq!(answer["Status"], "FAILED", "{answer}\n{printed}");
     assert!(
-        answer["Reason"].as_str().unwrap_or_default().contains("V14"),
+        answer["Reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("V14"),
         "{answer}"
     );
 }
