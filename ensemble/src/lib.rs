@@ -21,6 +21,8 @@
 //! crate is the store and the manifest only, which is what the query API reads.
 
 pub mod calibration;
+#[cfg(feature = "deploy")]
+pub mod deploy;
 #[cfg(feature = "serving")]
 pub mod ensemble;
 pub mod golden;

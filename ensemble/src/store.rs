@@ -237,17 +237,38 @@ impl ModelStore {
         let manifest_bytes = tokio::fs::read(dir.join("manifest.json"))
             .await
             .map_err(|e| unreadable("?", "manifest.json", e))?;
-        let probe: Manifest =
-            serde_json::from_slice(&manifest_bytes).map_err(|e| BundleError::BadManifest {
-                version: "?".into(),
-                reason: e.to_string(),
-            })?;
-        let version = probe.version.clone();
-        let mut bytes_of = BTreeMap::new();
+        let probe = probe_manifest(&manifest_bytes)?;
+        let mut files = BTreeMap::new();
         for file in probe.files() {
             let bytes = tokio::fs::read(dir.join(&file.file))
                 .await
-                .map_err(|e| unreadable(&version, &file.file, e))?;
+                .map_err(|e| unreadable(&probe.version, &file.file, e))?;
+            files.insert(file.file.clone(), bytes);
+        }
+        files.insert("manifest.json".to_string(), manifest_bytes);
+        self.upload_files(files).await
+    }
+
+    /// Copies a bundle given as its files (`manifest.json` among them; the deploy
+    /// function's embedded bundle) into the store under the manifest's version, after
+    /// the checks serving makes: every file the manifest lists present with its sha256,
+    /// the feature schema, classes and weights this code expects. Nothing is written when
+    /// a check fails; the manifest is written last, so a version is listed only once its
+    /// files are in place. Does not make it current.
+    pub async fn upload_files(
+        &self,
+        mut files: BTreeMap<String, Vec<u8>>,
+    ) -> Result<String, BundleError> {
+        let manifest_bytes = files
+            .remove("manifest.json")
+            .ok_or_else(|| unreadable("?", "manifest.json", "missing"))?;
+        let probe = probe_manifest(&manifest_bytes)?;
+        let version = probe.version.clone();
+        let mut bytes_of = BTreeMap::new();
+        for file in probe.files() {
+            let bytes = files
+                .remove(&file.file)
+                .ok_or_else(|| unreadable(&version, &file.file, "missing"))?;
             probe.verify_file(file, &bytes)?;
             bytes_of.insert(file.file.clone(), bytes);
         }
@@ -304,6 +325,14 @@ impl ModelStore {
             version: version.to_string(),
         })
     }
+}
+
+/// The manifest of a bundle about to be uploaded (its version is not known yet).
+fn probe_manifest(bytes: &[u8]) -> Result<Manifest, BundleError> {
+    serde_json::from_slice(bytes).map_err(|e| BundleError::BadManifest {
+        version: "?".into(),
+        reason: e.to_string(),
+    })
 }
 
 /// What [`ModelStore::promote`] did.

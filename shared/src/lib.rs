@@ -10,6 +10,5 @@
 pub mod adapters;
 pub mod config;
 pub mod core;
-#[cfg(feature = "aws")]
 pub mod jobs;
 pub mod telemetry;

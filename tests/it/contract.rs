@@ -109,6 +109,16 @@ fn binary(name: &str) -> PathBuf {
 /// A function run: its binary under the emulator with `env`, handed `events` one after
 /// the other; returns each one's outcome (or the init error) and what it printed.
 async fn invoke(name: &str, env: &[(&str, String)], events: Vec<Value>) -> (Vec<Outcome>, String) {
+    invoke_without(name, env, &[], events).await
+}
+
+/// [`invoke`] with the variables `unset` removed from the inherited environment.
+async fn invoke_without(
+    name: &str,
+    env: &[(&str, String)],
+    unset: &[&str],
+    events: Vec<Value>,
+) -> (Vec<Outcome>, String) {
     let emulator: Shared = Arc::default();
     for (i, event) in events.iter().enumerate() {
         emulator
@@ -146,6 +156,9 @@ async fn invoke(name: &str, env: &[(&str, String)], events: Vec<Value>) -> (Vec<
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
+    for k in unset {
+        command.env_remove(k);
+    }
     for (k, v) in env {
         command.env(k, v);
     }
@@ -434,4 +447,95 @@ async fn a_function_that_cannot_start_exits_with_the_reason() {
         "{outcomes:?}\n{printed}"
     );
     assert!(printed.contains("DATABASE_URL"), "{printed}");
+}
+
+/// The deploy function as CloudFormation invokes it: its database URL read by ARN from
+/// Secrets Manager (moto), the bucket on moto, and each answer PUT to a local
+/// ResponseURL. Migrations then the bundle succeed; a database where a migration fails
+/// answers FAILED naming it.
+#[tokio::test]
+async fn deploy_answers_cloudformation_with_its_secret_and_bucket_on_the_emulator() {
+    use secrecy::ExposeSecret;
+    let (client, database) = crate::deploy::empty_database().await;
+    let arn = crate::secrets::create_secret(json!({"url": database.url.expose_secret()})).await;
+    let bucket = format!("tft-contract-{:08x}", rand::random::<u32>());
+    ensemble::job::s3_client()
+        .await
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let env = vec![
+        ("DATABASE_URL_SECRET_ARN", arn),
+        ("TFT_MODEL_BUCKET", bucket.clone()),
+        ("TFT_MODEL_PREFIX", "models".to_string()),
+    ];
+    let cfn = crate::deploy::ResponseUrl::new().await;
+    let events = vec![
+        crate::deploy::request(
+            "Create",
+            "Custom::Migrations",
+            "Migrations",
+            &cfn.url(),
+            None,
+        ),
+        crate::deploy::request(
+            "Create",
+            "Custom::ModelBundle",
+            "ModelBundle",
+            &cfn.url(),
+            None,
+        ),
+    ];
+    let (outcomes, printed) = invoke_without("deploy", &env, &["DATABASE_URL"], events).await;
+    assert_eq!(outcomes.len(), 2, "{outcomes:?}\n{printed}");
+    let answers = cfn.answers().await;
+    assert_eq!(answers.len(), 2, "{answers:?}\n{printed}");
+    assert!(
+        answers.iter().all(|a| a["Status"] == "SUCCESS"),
+        "{answers:?}\n{printed}"
+    );
+    assert_eq!(
+        crate::deploy::history(&client).await,
+        crate::deploy::migration_files()
+    );
+    let (version, _) = crate::deploy::committed_bundle();
+    let store = ensemble::store::ModelStore::S3 {
+        client: ensemble::job::s3_client().await,
+        bucket,
+        prefix: "models".into(),
+    };
+    assert_eq!(store.current_pointer().await.unwrap(), Some(version));
+
+    // A database where V14 cannot apply (its table is taken): FAILED, named.
+    let (squatted, database) = crate::deploy::empty_database().await;
+    squatted
+        .batch_execute("CREATE TABLE api_keys (squatter INT)")
+        .await
+        .unwrap();
+    let arn = crate::secrets::create_secret(json!({"url": database.url.expose_secret()})).await;
+    let cfn = crate::deploy::ResponseUrl::new().await;
+    let (_, printed) = invoke_without(
+        "deploy",
+        &[("DATABASE_URL_SECRET_ARN", arn)],
+        &["DATABASE_URL"],
+        vec![crate::deploy::request(
+            "Create",
+            "Custom::Migrations",
+            "Migrations",
+            &cfn.url(),
+            None,
+        )],
+    )
+    .await;
+    let answer = cfn.only_answer().await;
+    assert_eq!(answer["Status"], "FAILED", "{answer}\n{printed}");
+    assert!(
+        answer["Reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("V14"),
+        "{answer}"
+    );
 }

@@ -8,6 +8,7 @@ mod build_features;
 mod contract;
 mod dashboard;
 mod db_timeouts;
+mod deploy;
 mod end_to_end;
 mod generate_signals;
 mod migrations;

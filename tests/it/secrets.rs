@@ -26,7 +26,7 @@ fn marker(what: &str) -> String {
 }
 
 /// A secret of its own on moto holding `value` (a JSON object); its ARN.
-async fn create_secret(value: serde_json::Value) -> String {
+pub(crate) async fn create_secret(value: serde_json::Value) -> String {
     let output = secrets_client()
         .await
         .create_secret()

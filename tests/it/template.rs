@@ -23,6 +23,9 @@ enum Trigger {
     Rule(&'static [&'static str]),
     /// An HTTP API route (synchronous: the caller sees the error).
     Http,
+    /// A CloudFormation custom resource of this type served by the function (invoked by
+    /// the stack itself at deploy, answered at the request's ResponseURL; no Events).
+    CustomResource(&'static str),
 }
 
 struct Expected {
@@ -34,7 +37,7 @@ struct Expected {
     run_metrics: bool,
 }
 
-use Trigger::{Http, Rule, Schedule};
+use Trigger::{CustomResource, Http, Rule, Schedule};
 
 const FUNCTIONS: &[Expected] = &[
     Expected {
@@ -99,6 +102,15 @@ const FUNCTIONS: &[Expected] = &[
     Expected {
         logical_id: "ApiFunction",
         triggers: &[Http, Http],
+        publishes: &[],
+        run_metrics: false,
+    },
+    Expected {
+        logical_id: "DeployFunction",
+        triggers: &[
+            CustomResource("Custom::Migrations"),
+            CustomResource("Custom::ModelBundle"),
+        ],
         publishes: &[],
         run_metrics: false,
     },
@@ -343,15 +355,31 @@ fn check_triggers(t: &Value) -> Vec<String> {
             continue;
         };
         let evs = events(function);
-        if evs.len() != f.triggers.len() {
+        let event_triggers = f
+            .triggers
+            .iter()
+            .filter(|t| !matches!(t, CustomResource(_)))
+            .count();
+        if evs.len() != event_triggers {
             problems.push(format!(
-                "{}: {} trigger(s), expected {}",
+                "{}: {} trigger(s), expected {event_triggers}",
                 f.logical_id,
                 evs.len(),
-                f.triggers.len()
             ));
         }
         for trigger in f.triggers {
+            if let CustomResource(ty) = trigger {
+                let served = of_type(t, ty).into_iter().any(|(_, r)| {
+                    get_att(&r["Properties"]["ServiceToken"]) == Some((f.logical_id, "Arn"))
+                });
+                if !served {
+                    problems.push(format!(
+                        "{}: no {ty} resource with ServiceToken !GetAtt {}.Arn",
+                        f.logical_id, f.logical_id
+                    ));
+                }
+                continue;
+            }
             let found = evs.iter().any(|(_, ev)| {
                 let p = &ev["Properties"];
                 match trigger {
@@ -366,6 +394,7 @@ fn check_triggers(t: &Value) -> Vec<String> {
                             && as_strings(&pattern["detail-type"]) == *detail_types
                     }
                     Http => ev["Type"] == "HttpApi" && ref_to(&p["ApiId"]) == Some("QueryHttpApi"),
+                    CustomResource(_) => unreachable!("handled above"),
                 }
             });
             if !found {
@@ -1113,9 +1142,9 @@ fn a_missing_secret_grant_a_wildcard_or_a_secret_in_the_environment_is_caught() 
 
 /// The retrain is a container image SAM builds from models/Dockerfile (SAM refuses Runtime
 /// and Handler on an image function, even from Globals, so every zip function names its
-/// own); it fits Lambda's 15 minutes and it alone writes to S3, under the model prefix only.
+/// own) and fits Lambda's 15 minutes; where it may write: `check_s3`.
 #[test]
-fn the_retrain_is_an_image_from_the_dockerfile_and_only_it_writes_the_model_prefix() {
+fn the_retrain_is_an_image_from_the_dockerfile_and_zip_functions_name_their_runtime() {
     let t = template();
     let retrain = &resources(&t)["RetrainFunction"];
     let props = &retrain["Properties"];
@@ -1130,16 +1159,6 @@ fn the_retrain_is_an_image_from_the_dockerfile_and_only_it_writes_the_model_pref
         "{dockerfile} is missing"
     );
     assert!(props["Timeout"].as_u64().is_some_and(|s| s <= 900));
-    for (origin, s) in statements(&t) {
-        if as_strings(&s["Action"]).iter().any(|a| a == "s3:PutObject") {
-            assert_eq!(origin, "RetrainFunction", "{s}");
-            assert_eq!(
-                s["Resource"]["Fn::Sub"],
-                "arn:${AWS::Partition}:s3:::${ModelBucketName}/${ModelPrefix}/*",
-                "{s}"
-            );
-        }
-    }
     for (id, f) in of_type(&t, "AWS::Serverless::Function") {
         if f["Properties"]["PackageType"] == "Image" {
             continue;
@@ -1147,4 +1166,189 @@ fn the_retrain_is_an_image_from_the_dockerfile_and_only_it_writes_the_model_pref
         assert_eq!(f["Properties"]["Runtime"], "provided.al2023", "{id}");
         assert_eq!(f["Properties"]["Handler"], "bootstrap", "{id}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// At deploy: the custom resources, the model bucket, S3 on the prefix only.
+
+/// The functions that write to the model store: the deploy function (the committed
+/// bundle) and the weekly retrain (new versions, the `current` pointer).
+const WRITES_MODELS: &[&str] = &["DeployFunction", "RetrainFunction"];
+
+/// S3 on the model prefix only (`<bucket>/<ModelPrefix>/*`, and listing the bucket only
+/// under the prefix); writing only by [`WRITES_MODELS`]; deleting by nobody.
+fn check_s3(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (origin, s) in statements(t) {
+        let actions = as_strings(&s["Action"]);
+        if s["Effect"] != "Allow" || !actions.iter().any(|a| a.starts_with("s3:")) {
+            continue;
+        }
+        let resource = s["Resource"]["Fn::Sub"][0].as_str().unwrap_or_default();
+        let objects = resource == "arn:${AWS::Partition}:s3:::${Bucket}/${ModelPrefix}/*";
+        let listing = resource == "arn:${AWS::Partition}:s3:::${Bucket}"
+            && actions == ["s3:ListBucket"]
+            && s["Condition"]["StringLike"]["s3:prefix"][0]["Fn::Sub"] == "${ModelPrefix}/*";
+        if !objects && !listing {
+            problems.push(format!(
+                "{origin}: S3 {actions:?} outside the model prefix: {}",
+                s["Resource"]
+            ));
+        }
+        if (objects || listing)
+            && s["Resource"]["Fn::Sub"][1]["Bucket"]["Fn::If"][0] != "CreatesModelBucket"
+        {
+            problems.push(format!("{origin}: not the model bucket: {}", s["Resource"]));
+        }
+        for a in &actions {
+            let writes = a.starts_with("s3:Put") || a.starts_with("s3:Delete") || a == "s3:*";
+            if a.starts_with("s3:Delete") || a == "s3:*" {
+                problems.push(format!("{origin}: {a} (no function deletes models)"));
+            } else if writes && !WRITES_MODELS.contains(&origin.as_str()) {
+                problems.push(format!(
+                    "{origin}: {a} (only {WRITES_MODELS:?} write models)"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn s3_is_granted_on_the_model_prefix_only_and_written_only_at_deploy_and_by_the_retrain() {
+    assert_none(check_s3(&template()));
+}
+
+/// Both resources are served by the deploy function, rerun whenever its code (with the
+/// migrations and the bundle compiled in) changes, and cannot leave the stack waiting
+/// for an hour: their ServiceTimeout covers the function's attempts, no more.
+#[test]
+fn the_deploy_resources_rerun_on_new_code_and_cannot_hang_the_stack() {
+    let t = template();
+    let function = &resources(&t)["DeployFunction"];
+    let props = &function["Properties"];
+    assert!(
+        props["AutoPublishAlias"].is_string(),
+        "DeployFunction needs AutoPublishAlias: its Version changes with its code"
+    );
+    assert!(
+        props["Events"].is_null(),
+        "the deploy function runs at deploy only"
+    );
+    let timeout = props["Timeout"]
+        .as_u64()
+        .expect("DeployFunction's own Timeout");
+    assert!(timeout <= 900);
+    let attempts = 1 + props["EventInvokeConfig"]["MaximumRetryAttempts"]
+        .as_u64()
+        .unwrap_or(2);
+    for ty in ["Custom::Migrations", "Custom::ModelBundle"] {
+        let found = of_type(&t, ty);
+        let [(id, resource)] = found.as_slice() else {
+            panic!("one {ty} resource expected, found {}", found.len());
+        };
+        let p = &resource["Properties"];
+        assert_eq!(
+            get_att(&p["ServiceToken"]),
+            Some(("DeployFunction", "Arn")),
+            "{id}"
+        );
+        assert_eq!(
+            ref_to(&p["CodeVersion"]),
+            Some("DeployFunction.Version"),
+            "{id}: without a property that changes with the code, a deploy sends no Update"
+        );
+        let service_timeout = p["ServiceTimeout"].as_u64().expect("a ServiceTimeout");
+        assert!(
+            service_timeout >= timeout * attempts && service_timeout < 3600,
+            "{id}: ServiceTimeout {service_timeout} s for {attempts} attempts of {timeout} s"
+        );
+    }
+    // The direct URL, from its own secret, never the pooled one.
+    assert_eq!(
+        props["Environment"]["Variables"]["DATABASE_URL_SECRET_ARN"],
+        json!({"Ref": "DirectDatabaseUrlSecretArn"}),
+        "DeployFunction reads the direct URL's secret, never the pooled one"
+    );
+}
+
+#[test]
+fn the_model_bucket_is_made_when_none_is_named_private_versioned_encrypted_tls_only_and_retained() {
+    let t = template();
+    assert_eq!(t["Parameters"]["ModelBucketName"]["Default"], "");
+    assert_eq!(
+        t["Conditions"]["CreatesModelBucket"]["Fn::Equals"],
+        json!([{"Ref": "ModelBucketName"}, ""])
+    );
+    let bucket = &resources(&t)["ModelBucket"];
+    assert_eq!(bucket["Type"], "AWS::S3::Bucket");
+    assert_eq!(bucket["Condition"], "CreatesModelBucket");
+    assert_eq!(bucket["DeletionPolicy"], "Retain");
+    assert_eq!(bucket["UpdateReplacePolicy"], "Retain");
+    let p = &bucket["Properties"];
+    assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled");
+    assert!(
+        p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            .is_string()
+    );
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(p["PublicAccessBlockConfiguration"][flag], true, "{flag}");
+    }
+    let tls_only = of_type(&t, "AWS::S3::BucketPolicy")
+        .into_iter()
+        .any(|(_, bp)| {
+            ref_to(&bp["Properties"]["Bucket"]) == Some("ModelBucket")
+                && bp["Properties"]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|s| {
+                        s["Effect"] == "Deny"
+                            && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+                            && as_strings(&s["Action"]) == ["s3:*"]
+                            && s["Resource"].as_array().is_some_and(|r| r.len() == 2)
+                    })
+        });
+    assert!(tls_only, "no TLS-only bucket policy on ModelBucket");
+    // Every function reading the store gets the bucket made here or the one named.
+    for (id, f) in of_type(&t, "AWS::Serverless::Function") {
+        let bucket = &f["Properties"]["Environment"]["Variables"]["TFT_MODEL_BUCKET"];
+        if !bucket.is_null() {
+            assert_eq!(
+                bucket["Fn::If"],
+                json!(["CreatesModelBucket", {"Ref": "ModelBucket"}, {"Ref": "ModelBucketName"}]),
+                "{id}"
+            );
+        }
+    }
+}
+
+/// The S3 check catches a grant on the whole bucket and a write outside the deploy.
+#[test]
+fn an_s3_grant_beyond_the_prefix_or_a_write_outside_the_deploy_is_caught() {
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    let mut t = load(&text);
+    t["Resources"]["DeployFunction"]["Properties"]["Policies"][1]["Statement"][0]["Resource"]
+        ["Fn::Sub"][0] = json!("arn:${AWS::Partition}:s3:::${Bucket}/*");
+    let problems = check_s3(&t);
+    assert!(
+        problems.iter().any(|p| p.starts_with("DeployFunction")),
+        "{problems:?}"
+    );
+    let mut t = load(&text);
+    t["Resources"]["PredictFunction"]["Properties"]["Policies"][0]["Statement"][1]["Action"] =
+        json!(["s3:GetObject", "s3:PutObject"]);
+    let problems = check_s3(&t);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("PredictFunction") && p.contains("s3:PutObject")),
+        "{problems:?}"
+    );
 }

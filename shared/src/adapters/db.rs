@@ -285,6 +285,33 @@ mod embedded {
     refinery::embed_migrations!("../migrations");
 }
 
+/// An error with its causes (`a: b: c`), each cause once: the driver's own message says
+/// only "db error" and keeps the server's message (which migration broke, and how) in
+/// its source.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// The newest migration this code carries (`V14__query_api`): what a database migrated by
+/// it ends at.
+pub fn latest_migration() -> Option<String> {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .max_by_key(|m| m.version())
+        .map(|m| m.to_string())
+}
+
 /// Applies the SQL files in `migrations/` that this database has not seen yet, each in
 /// its own transaction, and returns the names applied. Use the direct (not pooled) URL.
 /// The connection is bounded by the connect timeout; the migrations themselves are not
@@ -306,7 +333,7 @@ pub async fn migrate(config: &DatabaseConfig) -> Result<Vec<String>, DbError> {
         .set_abort_divergent(true)
         .run_async(&mut client)
         .await
-        .map_err(|e| DbError::Migration(e.to_string()))?;
+        .map_err(|e| DbError::Migration(error_text(&e)))?;
     drop(client);
     let _ = driver.await;
     Ok(report

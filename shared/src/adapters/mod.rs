@@ -9,7 +9,7 @@ pub mod email;
 #[cfg(feature = "aws")]
 pub mod eventbridge;
 pub mod feature_store;
-mod http_retry;
+pub(crate) mod http_retry;
 pub mod outbox;
 pub mod portfolio_store;
 pub mod prediction_store;
@@ -19,7 +19,7 @@ pub mod quote;
 pub mod reddit;
 pub mod reddit_archive;
 pub mod reddit_store;
-#[cfg(feature = "aws")]
+#[cfg(feature = "secrets")]
 pub mod secrets;
 pub mod signal_inputs;
 pub mod signal_store;

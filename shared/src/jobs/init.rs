@@ -2,12 +2,17 @@
 //! environment with its secrets read, the configuration, the database pool, and the bus
 //! publisher.
 
+#[cfg(feature = "aws")]
 use crate::adapters::db::{self, Pool};
+#[cfg(feature = "aws")]
 use crate::adapters::eventbridge::EventPublisher;
+#[cfg(feature = "aws")]
 use crate::adapters::secrets;
+#[cfg(feature = "aws")]
 use crate::config::{Config, EnvSource, ProcessEnv, SecretEnv};
 
 /// The clients shared by every handler.
+#[cfg(feature = "aws")]
 pub struct FunctionContext {
     pub config: Config,
     pub pool: Pool,
@@ -19,6 +24,7 @@ pub struct FunctionContext {
     pub env: SecretEnv,
 }
 
+#[cfg(feature = "aws")]
 impl FunctionContext {
     /// Reads the environment once (and every secret it names by ARN,
     /// `adapters::secrets`), builds the pool and opens one connection now, so the TLS
@@ -48,6 +54,7 @@ impl FunctionContext {
 }
 
 /// The bus publisher when `TFT_EVENT_BUS_NAME` is set.
+#[cfg(feature = "aws")]
 pub async fn event_publisher(config: &Config) -> Option<EventPublisher> {
     match &config.event_bus_name {
         Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
