@@ -1237,4 +1237,54 @@ mod tests {
         assert_eq!(items.len(), 1);
         assert_eq!(r.stats().problems[0].line, 2);
     }
+
+    /// A stream of `lines` Pushshift comments, made as it is read (never whole in memory).
+    struct Synthetic {
+        next: u64,
+        lines: u64,
+        pending: Vec<u8>,
+    }
+
+    impl Read for Synthetic {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            if self.pending.is_empty() && self.next < self.lines {
+                let i = self.next;
+                self.next += 1;
+                self.pending = format!(
+                    "{{\"id\":\"c{i}\",\"author\":\"a{}\",\"created_utc\":{},\"subreddit\":\"wallstreetbets\",\"body\":\"GME to the moon {i} {}\",\"score\":{},\"link_id\":\"t3_x\",\"parent_id\":\"t3_x\"}}\n",
+                    i % 5000,
+                    1_600_000_000 + i,
+                    "z".repeat((i % 200) as usize),
+                    i % 7
+                )
+                .into_bytes();
+            }
+            let n = out.len().min(self.pending.len());
+            out[..n].copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            Ok(n)
+        }
+    }
+
+    /// Memory check, not a unit test: run with
+    /// `/usr/bin/time -v <shared test binary> a_large_stream --ignored` and read the peak RSS
+    /// (the stream is ~400 MB; the reader holds one line).
+    #[test]
+    #[ignore]
+    fn a_large_stream_is_read_in_bounded_memory() {
+        let lines = 2_000_000;
+        let synthetic = Synthetic {
+            next: 0,
+            lines,
+            pending: Vec::new(),
+        };
+        let mut reader =
+            ArchiveReader::from_reader(BufReader::new(synthetic), "synthetic").unwrap();
+        let mut count = 0u64;
+        for item in reader.by_ref() {
+            count += 1;
+            assert!(!item.body.is_empty());
+        }
+        assert_eq!((count, reader.stats().items), (lines, lines));
+    }
 }
