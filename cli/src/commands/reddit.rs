@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::adapters::db;
 use shared::adapters::reddit::RedditClient;
-use shared::adapters::reddit_archive::SkipReason;
+use shared::adapters::reddit_archive::{Compression, SkipReason};
 use shared::config::{Config, DatabaseConfig, ProcessEnv};
 use shared::jobs::daily_sentiment::{recompute_days, trading_days};
 use shared::jobs::reddit_import::import_files;
@@ -43,10 +43,14 @@ pub async fn import(files: &[PathBuf]) -> anyhow::Result<()> {
             .map(|(reason, n)| format!("{n} {}", reason.as_str()))
             .collect();
         println!(
-            "{}: {:?} ({:?}), {} records, {} items ({} with tickers), {} inserted, {} updated, {} skipped [{}], {} texts repaired",
+            "{}: {:?}{}, {} records, {} items ({} with tickers), {} inserted, {} updated, {} skipped [{}], {} texts repaired",
             file.path.display(),
             file.format,
-            file.compression,
+            if file.compression == Compression::Zstd {
+                " (zstd)"
+            } else {
+                ""
+            },
             stats.records,
             stats.items,
             file.with_tickers,
