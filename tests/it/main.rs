@@ -18,6 +18,7 @@ mod pgbouncer;
 mod predict;
 mod price_store;
 mod reddit;
+mod reddit_import;
 mod reddit_store;
 mod retrain;
 mod scrape_prices;

@@ -2,15 +2,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::adapters::db;
 use shared::adapters::reddit::RedditClient;
-use shared::adapters::reddit_archive::read_archive;
-use shared::adapters::reddit_store;
+use shared::adapters::reddit_archive::{Compression, SkipReason};
 use shared::config::{Config, DatabaseConfig, ProcessEnv};
 use shared::jobs::daily_sentiment::{recompute_days, trading_days};
-use shared::jobs::reddit_rows::score_item;
+use shared::jobs::reddit_import::import_files;
 use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
 
 use shared::jobs::init::event_publisher;
@@ -30,57 +28,61 @@ pub async fn scrape(at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `tft import-reddit FILE...`: historical dumps into `reddit_posts`, scored on the same
-/// path as scraped items, then the daily aggregates of the days they cover.
+/// `tft import-reddit FILE...`: historical dumps (any format `reddit_archive.rs` knows,
+/// plain or zstd) streamed into `reddit_posts`, scored on the same path as scraped items,
+/// then the daily aggregates of the days they cover.
 pub async fn import(files: &[PathBuf]) -> anyhow::Result<()> {
     let database = DatabaseConfig::from_env(&ProcessEnv)?;
     let pool = db::connect_pool(&database)?;
-    let mut first: Option<NaiveDate> = None;
-    let mut last: Option<NaiveDate> = None;
-    for path in files {
-        let archive = read_archive(path)?;
-        let source = format!(
-            "import:{}",
-            path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned()
-            )
-        );
-        let source: String = source.chars().take(40).collect();
-        let rows: Vec<_> = archive
-            .items
+    let summary = import_files(&pool, files).await?;
+    for file in &summary.files {
+        let stats = &file.stats;
+        let skipped: Vec<String> = stats
+            .skipped
             .iter()
-            .map(|item| score_item(item, &source))
+            .map(|(reason, n)| format!("{n} {}", reason.as_str()))
             .collect();
-        let mut client = pool.get().await?;
-        let tx = db::begin(&mut client, pool.statement_timeout()).await?;
-        let counts = reddit_store::upsert_items(&*tx, &rows).await?;
-        tx.commit().await.context("commit the import")?;
-        for item in &archive.items {
-            let day = shared::core::calendar::new_york_date(item.created_utc);
-            first = Some(first.map_or(day, |f| f.min(day)));
-            last = Some(last.map_or(day, |l| l.max(day)));
-        }
-        let with_tickers = rows.iter().filter(|r| !r.tickers.is_empty()).count();
         println!(
-            "{}: {:?}, {} items ({} with tickers), {} inserted, {} updated, {} rows skipped, {} texts repaired",
-            path.display(),
-            archive.format,
-            archive.items.len(),
-            with_tickers,
-            counts.inserted,
-            counts.updated,
-            archive.skipped_rows,
-            archive.repaired_rows
+            "{}: {:?}{}, {} records, {} items ({} with tickers), {} inserted, {} updated, {} skipped [{}], {} texts repaired",
+            file.path.display(),
+            file.format,
+            if file.compression == Compression::Zstd {
+                " (zstd)"
+            } else {
+                ""
+            },
+            stats.records,
+            stats.items,
+            file.with_tickers,
+            file.inserted,
+            file.updated,
+            stats.skipped_total(),
+            skipped.join(", "),
+            stats.repaired
         );
+        for problem in &stats.problems {
+            println!(
+                "  {}:{}: {}",
+                file.path.display(),
+                problem.line,
+                problem.message
+            );
+        }
+        let unlisted = stats
+            .skipped
+            .iter()
+            .filter(|(r, _)| matches!(r, SkipReason::Malformed | SkipReason::Truncated))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+            .saturating_sub(stats.problems.len() as u64);
+        if unlisted > 0 {
+            println!("  ... and {unlisted} more problems");
+        }
     }
-    if let (Some(first), Some(last)) = (first, last) {
-        // An item belongs to the trading day whose window holds it: up to a few days later.
-        let days = trading_days(first, last + chrono::Days::new(4));
-        let changed = recompute_days(&pool, &days).await?;
+    if let (Some(first), Some(last)) = (summary.first_day, summary.last_day) {
         println!(
-            "daily sentiment: {} trading days {first}..{last}, {changed} rows changed",
-            days.len()
+            "daily sentiment: {} trading days {first}..{last}, {} rows changed",
+            summary.trading_days, summary.daily_rows_changed
         );
     }
     Ok(())

@@ -20,6 +20,8 @@ pub mod notify;
 #[cfg(feature = "aws")]
 pub mod portfolio_book;
 #[cfg(feature = "aws")]
+pub mod reddit_import;
+#[cfg(feature = "aws")]
 pub mod reddit_rows;
 #[cfg(feature = "aws")]
 pub mod run_outcome;

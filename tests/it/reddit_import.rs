@@ -1,0 +1,165 @@
+//! `tft import-reddit`'s library path (`jobs::reddit_import`) on real PostgreSQL with the
+//! archive fixtures of every format (`tests/fixtures/reddit_archives`, README there).
+
+use std::path::PathBuf;
+
+use integration_tests::{fixture_path, TestDb};
+use shared::adapters::reddit_archive::{ArchiveFormat, Compression, SkipReason};
+use shared::jobs::reddit_import::{import_files, ImportSummary};
+
+fn archives(names: &[&str]) -> Vec<PathBuf> {
+    names
+        .iter()
+        .map(|n| fixture_path(&format!("reddit_archives/{n}")))
+        .collect()
+}
+
+async fn import(db: &TestDb, names: &[&str]) -> ImportSummary {
+    import_files(&db.pool, &archives(names)).await.unwrap()
+}
+
+/// Every stored daily aggregate row, as text (floats in their exact shortest form).
+async fn daily_aggregate(db: &TestDb) -> Vec<String> {
+    let client = db.pool.get().await.unwrap();
+    client
+        .query(
+            "SELECT row(ticker, trading_date, window_start, cutoff_at, mentions, items, \
+             unique_authors, mean_sentiment, weighted_sentiment, bullish_share)::text \
+             FROM ticker_sentiment_daily ORDER BY trading_date, ticker",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Changes to any row (even a rewrite of the same values) change this.
+async fn fingerprint(db: &TestDb, table: &str) -> String {
+    let client = db.pool.get().await.unwrap();
+    client
+        .query_one(
+            &format!("SELECT coalesce(md5(string_agg(t::text || ctid::text || xmin::text, '|' ORDER BY t::text)), '') FROM {table} t"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn reddit_import_ndjson_zst_and_csv_give_the_same_daily_aggregate() {
+    let (ndjson, zst, csv) = (
+        TestDb::new().await,
+        TestDb::new().await,
+        TestDb::new().await,
+    );
+    let a = import(&ndjson, &["submissions.ndjson", "comments.ndjson"]).await;
+    let b = import(&zst, &["pushshift_mixed.ndjson.zst"]).await;
+    let c = import(
+        &csv,
+        &["submissions_api_objects.csv", "comments_pushshift.csv"],
+    )
+    .await;
+    assert_eq!(
+        a.files.iter().map(|f| f.format).collect::<Vec<_>>(),
+        [ArchiveFormat::PushshiftNdjson; 2]
+    );
+    assert_eq!(
+        (b.files[0].format, b.files[0].compression),
+        (ArchiveFormat::PushshiftNdjson, Compression::Zstd)
+    );
+    assert_eq!(
+        c.files.iter().map(|f| f.format).collect::<Vec<_>>(),
+        [ArchiveFormat::ApiObjects, ArchiveFormat::PushshiftComments]
+    );
+    for summary in [&a, &b, &c] {
+        let inserted: u64 = summary.files.iter().map(|f| f.inserted).sum();
+        assert_eq!(inserted, 8, "4 submissions and 4 comments: {summary:?}");
+    }
+
+    let expected = daily_aggregate(&csv).await;
+    assert!(expected.len() >= 4, "{expected:#?}");
+    assert_eq!(daily_aggregate(&ndjson).await, expected);
+    assert_eq!(daily_aggregate(&zst).await, expected);
+
+    // Thursday 2021-01-28 (window Wed 21:30 UTC .. Thu 21:30 UTC): GME from two deleted
+    // authors and one known: three mentions (a deleted author is not one author).
+    let client = ndjson.pool.get().await.unwrap();
+    let gme = client
+        .query_one(
+            "SELECT mentions, items, unique_authors FROM ticker_sentiment_daily \
+             WHERE ticker = 'GME' AND trading_date = '2021-01-28'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            gme.get::<_, i32>(0),
+            gme.get::<_, i32>(1),
+            gme.get::<_, i32>(2)
+        ),
+        (3, 3, 1)
+    );
+}
+
+#[tokio::test]
+async fn reddit_import_twice_changes_nothing() {
+    let db = TestDb::new().await;
+    let files = [
+        "submissions.ndjson",
+        "comments.ndjson",
+        "kaggle_wsb_posts.csv",
+        "pushshift_mixed.ndjson.zst",
+    ];
+    let first = import(&db, &files).await;
+    let kaggle = &first.files[2];
+    assert_eq!(
+        (kaggle.format, kaggle.inserted, kaggle.stats.skipped_total()),
+        (ArchiveFormat::KaggleWsbPosts, 2, 1)
+    );
+    assert_eq!(
+        (first.files[3].inserted, first.files[3].updated),
+        (0, 0),
+        "the .zst holds the same items as the two plain files"
+    );
+    assert!(first.daily_rows_changed > 0);
+    let posts = fingerprint(&db, "reddit_posts").await;
+    let daily = fingerprint(&db, "ticker_sentiment_daily").await;
+
+    let again = import(&db, &files).await;
+    for file in &again.files {
+        assert_eq!(
+            (file.inserted, file.updated),
+            (0, 0),
+            "{}",
+            file.path.display()
+        );
+    }
+    assert_eq!(again.daily_rows_changed, 0);
+    assert_eq!(fingerprint(&db, "reddit_posts").await, posts);
+    assert_eq!(fingerprint(&db, "ticker_sentiment_daily").await, daily);
+}
+
+#[tokio::test]
+async fn reddit_import_reports_a_malformed_line_and_imports_the_rest() {
+    let db = TestDb::new().await;
+    let summary = import(&db, &["comments.ndjson"]).await;
+    let stats = &summary.files[0].stats;
+    let problems: Vec<(u64, SkipReason)> =
+        stats.problems.iter().map(|p| (p.line, p.reason)).collect();
+    assert_eq!(
+        problems,
+        [(4, SkipReason::Malformed), (8, SkipReason::Truncated)]
+    );
+    assert_eq!((stats.records, stats.items), (7, 4));
+    let client = db.pool.get().await.unwrap();
+    let stored: i64 = client
+        .query_one("SELECT count(*) FROM reddit_posts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 4);
+}
