@@ -759,6 +759,33 @@ fn author(raw: &str) -> Option<String> {
     (!matches!(a, "" | "[deleted]" | "[removed]")).then(|| a.chars().take(50).collect())
 }
 
+/// One CSV record's cells by column name, and its text repaired (noting when it was).
+struct Cells<'a> {
+    header: &'a csv::StringRecord,
+    record: &'a csv::StringRecord,
+    repaired: std::cell::Cell<bool>,
+}
+
+impl Cells<'_> {
+    fn get(&self, name: &str) -> &str {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| self.record.get(i))
+            .unwrap_or("")
+    }
+
+    fn text(&self, raw: &str) -> String {
+        match repair_mojibake(raw) {
+            Some(fixed) => {
+                self.repaired.set(true);
+                fixed
+            }
+            None => raw.to_string(),
+        }
+    }
+}
+
 /// One CSV row of `format` as an item; `repaired` is set when its text was repaired.
 fn csv_row(
     format: ArchiveFormat,
@@ -766,191 +793,204 @@ fn csv_row(
     record: &csv::StringRecord,
     repaired: &mut bool,
 ) -> Row {
-    let col = |n: &str| header.iter().position(|h| h == n);
-    let get = |n: &str| col(n).and_then(|i| record.get(i)).unwrap_or("");
-    let mut text = |raw: &str| match repair_mojibake(raw) {
-        Some(fixed) => {
-            *repaired = true;
-            fixed
-        }
-        None => raw.to_string(),
+    let c = Cells {
+        header,
+        record,
+        repaired: std::cell::Cell::new(false),
     };
-    match format {
-        ArchiveFormat::ApiObjects => {
-            let id = get("id").trim().to_string();
-            let title = text(get("title"));
-            let body = text(get("selftext"));
-            let Some(created_utc) = epoch(get("created_utc")) else {
-                return Row::Skip(SkipReason::NoTime);
-            };
-            if id.is_empty() {
-                return Row::Skip(SkipReason::NoId);
-            }
-            Row::Item(RedditItem {
-                fullname: format!("t3_{id}"),
-                id,
-                kind: ItemKind::Post,
-                subreddit: get("subreddit").to_string(),
-                title: Some(title),
-                body,
-                author: author(get("author")),
-                score: get("score").trim().parse().unwrap_or(0),
-                num_comments: get("num_comments").trim().parse().ok(),
-                upvote_ratio: get("upvote_ratio").trim().parse().ok(),
-                url: Some(get("url").to_string()).filter(|u| !u.is_empty()),
-                permalink: Some(get("permalink").to_string()).filter(|u| !u.is_empty()),
-                parent_fullname: None,
-                link_fullname: None,
-                created_utc,
-                is_stickied: get("stickied").eq_ignore_ascii_case("true"),
-                link_flair_text: Some(get("link_flair_text").to_string()).filter(|f| !f.is_empty()),
-            })
-        }
-        ArchiveFormat::PushshiftPosts => {
-            let title = text(get("title"));
-            let body = text(get("text"));
-            let Some(created_utc) = epoch(get("date")) else {
-                return Row::Skip(SkipReason::NoTime);
-            };
-            if is_removed(&title) {
-                return Row::Skip(SkipReason::NoText);
-            }
-            let id = synthetic_id(&[&title, &body, get("author"), get("date")]);
-            Row::Item(RedditItem {
-                fullname: format!("x_{id}"),
-                id,
-                kind: ItemKind::Post,
-                subreddit: "wallstreetbets".into(),
-                title: Some(title),
-                body: if is_removed(&body) {
-                    String::new()
-                } else {
-                    body
-                },
-                author: author(get("author")),
-                score: 0,
-                num_comments: get("num_comments").trim().parse().ok(),
-                upvote_ratio: None,
-                url: None,
-                permalink: None,
-                parent_fullname: None,
-                link_fullname: None,
-                created_utc,
-                is_stickied: false,
-                link_flair_text: None,
-            })
-        }
-        ArchiveFormat::PushshiftComments => {
-            let id = get("id").trim().to_string();
-            let body = text(get("title"));
-            let permalink = get("permalink").to_string();
-            // /r/<sub>/comments/<post id>/<slug>/<comment id>/
-            let post = permalink
-                .split('/')
-                .nth(4)
-                .filter(|p| !p.is_empty())
-                .map(|p| format!("t3_{p}"));
-            if id.is_empty() {
-                return Row::Skip(SkipReason::NoId);
-            }
-            if is_removed(&body) {
-                return Row::Skip(SkipReason::NoText);
-            }
-            let Some(created_utc) = epoch(get("created_utc")) else {
-                return Row::Skip(SkipReason::NoTime);
-            };
-            Row::Item(RedditItem {
-                fullname: format!("t1_{id}"),
-                id,
-                kind: ItemKind::Comment,
-                subreddit: get("subreddit").to_string(),
-                title: None,
-                body,
-                author: author(get("author")),
-                score: get("score").trim().parse().unwrap_or(0),
-                num_comments: None,
-                upvote_ratio: None,
-                url: None,
-                permalink: Some(permalink).filter(|p| !p.is_empty()),
-                parent_fullname: None,
-                link_fullname: post,
-                created_utc,
-                is_stickied: false,
-                link_flair_text: None,
-            })
-        }
-        ArchiveFormat::TaggedComments => {
-            let body = text(get("Comment"));
-            let day = match NaiveDate::parse_from_str(get("Date").trim(), "%m/%d/%Y") {
-                Ok(day) => day,
-                Err(e) => return Row::Bad(format!("Date {:?}: {e}", get("Date"))),
-            };
-            if is_removed(&body) {
-                return Row::Skip(SkipReason::NoText);
-            }
-            let id = synthetic_id(&[&body, get("Date")]);
-            Row::Item(RedditItem {
-                fullname: format!("x_{id}"),
-                id,
-                kind: ItemKind::Comment,
-                subreddit: Some(get("Subreddit").to_string())
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or_else(|| "wallstreetbets".into()),
-                title: None,
-                body,
-                author: None,
-                score: 0,
-                num_comments: None,
-                upvote_ratio: None,
-                url: None,
-                permalink: None,
-                parent_fullname: None,
-                link_fullname: None,
-                created_utc: end_of_new_york_day(day),
-                is_stickied: false,
-                link_flair_text: None,
-            })
-        }
-        ArchiveFormat::KaggleWsbPosts => {
-            let id = get("id").trim().to_string();
-            let title = text(get("title"));
-            let body = text(get("body"));
-            if id.is_empty() {
-                return Row::Skip(SkipReason::NoId);
-            }
-            // `created` is epoch seconds UTC; `timestamp` is a local rendering of it.
-            let Some(created_utc) = epoch(get("created")) else {
-                return Row::Skip(SkipReason::NoTime);
-            };
-            if is_removed(&title) {
-                return Row::Skip(SkipReason::NoText);
-            }
-            Row::Item(RedditItem {
-                fullname: format!("t3_{id}"),
-                id,
-                kind: ItemKind::Post,
-                subreddit: "wallstreetbets".into(),
-                title: Some(title),
-                body: if is_removed(&body) {
-                    String::new()
-                } else {
-                    body
-                },
-                author: None,
-                score: get("score").trim().parse().unwrap_or(0),
-                num_comments: get("comms_num").trim().parse().ok(),
-                upvote_ratio: None,
-                url: Some(get("url").to_string()).filter(|u| !u.is_empty()),
-                permalink: None,
-                parent_fullname: None,
-                link_fullname: None,
-                created_utc,
-                is_stickied: false,
-                link_flair_text: None,
-            })
-        }
+    let row = match format {
+        ArchiveFormat::ApiObjects => api_objects_row(&c),
+        ArchiveFormat::PushshiftPosts => pushshift_posts_row(&c),
+        ArchiveFormat::PushshiftComments => pushshift_comments_row(&c),
+        ArchiveFormat::TaggedComments => tagged_comments_row(&c),
+        ArchiveFormat::KaggleWsbPosts => kaggle_wsb_posts_row(&c),
         ArchiveFormat::PushshiftNdjson => Row::Bad("not a CSV format".into()),
+    };
+    *repaired |= c.repaired.get();
+    row
+}
+
+/// The API-objects layout (`id,title,selftext,created_utc,...`): posts.
+fn api_objects_row(c: &Cells<'_>) -> Row {
+    let id = c.get("id").trim().to_string();
+    let title = c.text(c.get("title"));
+    let body = c.text(c.get("selftext"));
+    let Some(created_utc) = epoch(c.get("created_utc")) else {
+        return Row::Skip(SkipReason::NoTime);
+    };
+    if id.is_empty() {
+        return Row::Skip(SkipReason::NoId);
     }
+    Row::Item(RedditItem {
+        fullname: format!("t3_{id}"),
+        id,
+        kind: ItemKind::Post,
+        subreddit: c.get("subreddit").to_string(),
+        title: Some(title),
+        body,
+        author: author(c.get("author")),
+        score: c.get("score").trim().parse().unwrap_or(0),
+        num_comments: c.get("num_comments").trim().parse().ok(),
+        upvote_ratio: c.get("upvote_ratio").trim().parse().ok(),
+        url: Some(c.get("url").to_string()).filter(|u| !u.is_empty()),
+        permalink: Some(c.get("permalink").to_string()).filter(|u| !u.is_empty()),
+        parent_fullname: None,
+        link_fullname: None,
+        created_utc,
+        is_stickied: c.get("stickied").eq_ignore_ascii_case("true"),
+        link_flair_text: Some(c.get("link_flair_text").to_string()).filter(|f| !f.is_empty()),
+    })
+}
+
+/// Pushshift-style post exports (`title,text,author,date,...`, no id): a synthetic id.
+fn pushshift_posts_row(c: &Cells<'_>) -> Row {
+    let title = c.text(c.get("title"));
+    let body = c.text(c.get("text"));
+    let Some(created_utc) = epoch(c.get("date")) else {
+        return Row::Skip(SkipReason::NoTime);
+    };
+    if is_removed(&title) {
+        return Row::Skip(SkipReason::NoText);
+    }
+    let id = synthetic_id(&[&title, &body, c.get("author"), c.get("date")]);
+    Row::Item(RedditItem {
+        fullname: format!("x_{id}"),
+        id,
+        kind: ItemKind::Post,
+        subreddit: "wallstreetbets".into(),
+        title: Some(title),
+        body: if is_removed(&body) {
+            String::new()
+        } else {
+            body
+        },
+        author: author(c.get("author")),
+        score: 0,
+        num_comments: c.get("num_comments").trim().parse().ok(),
+        upvote_ratio: None,
+        url: None,
+        permalink: None,
+        parent_fullname: None,
+        link_fullname: None,
+        created_utc,
+        is_stickied: false,
+        link_flair_text: None,
+    })
+}
+
+/// Pushshift-style comment exports: the post from the permalink.
+fn pushshift_comments_row(c: &Cells<'_>) -> Row {
+    let id = c.get("id").trim().to_string();
+    let body = c.text(c.get("title"));
+    let permalink = c.get("permalink").to_string();
+    // /r/<sub>/comments/<post id>/<slug>/<comment id>/
+    let post = permalink
+        .split('/')
+        .nth(4)
+        .filter(|p| !p.is_empty())
+        .map(|p| format!("t3_{p}"));
+    if id.is_empty() {
+        return Row::Skip(SkipReason::NoId);
+    }
+    if is_removed(&body) {
+        return Row::Skip(SkipReason::NoText);
+    }
+    let Some(created_utc) = epoch(c.get("created_utc")) else {
+        return Row::Skip(SkipReason::NoTime);
+    };
+    Row::Item(RedditItem {
+        fullname: format!("t1_{id}"),
+        id,
+        kind: ItemKind::Comment,
+        subreddit: c.get("subreddit").to_string(),
+        title: None,
+        body,
+        author: author(c.get("author")),
+        score: c.get("score").trim().parse().unwrap_or(0),
+        num_comments: None,
+        upvote_ratio: None,
+        url: None,
+        permalink: Some(permalink).filter(|p| !p.is_empty()),
+        parent_fullname: None,
+        link_fullname: post,
+        created_utc,
+        is_stickied: false,
+        link_flair_text: None,
+    })
+}
+
+/// Tagged comments (`Comment,Date,Subreddit`): a day, no time; the end of that New York day.
+fn tagged_comments_row(c: &Cells<'_>) -> Row {
+    let body = c.text(c.get("Comment"));
+    let day = match NaiveDate::parse_from_str(c.get("Date").trim(), "%m/%d/%Y") {
+        Ok(day) => day,
+        Err(e) => return Row::Bad(format!("Date {:?}: {e}", c.get("Date"))),
+    };
+    if is_removed(&body) {
+        return Row::Skip(SkipReason::NoText);
+    }
+    let id = synthetic_id(&[&body, c.get("Date")]);
+    Row::Item(RedditItem {
+        fullname: format!("x_{id}"),
+        id,
+        kind: ItemKind::Comment,
+        subreddit: Some(c.get("Subreddit").to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "wallstreetbets".into()),
+        title: None,
+        body,
+        author: None,
+        score: 0,
+        num_comments: None,
+        upvote_ratio: None,
+        url: None,
+        permalink: None,
+        parent_fullname: None,
+        link_fullname: None,
+        created_utc: end_of_new_york_day(day),
+        is_stickied: false,
+        link_flair_text: None,
+    })
+}
+
+/// The Kaggle "Reddit WallStreetBets Posts" CSV: `created` is epoch seconds UTC; `timestamp` is a local rendering of it.
+fn kaggle_wsb_posts_row(c: &Cells<'_>) -> Row {
+    let id = c.get("id").trim().to_string();
+    let title = c.text(c.get("title"));
+    let body = c.text(c.get("body"));
+    if id.is_empty() {
+        return Row::Skip(SkipReason::NoId);
+    }
+    // `created` is epoch seconds UTC; `timestamp` is a local rendering of it.
+    let Some(created_utc) = epoch(c.get("created")) else {
+        return Row::Skip(SkipReason::NoTime);
+    };
+    if is_removed(&title) {
+        return Row::Skip(SkipReason::NoText);
+    }
+    Row::Item(RedditItem {
+        fullname: format!("t3_{id}"),
+        id,
+        kind: ItemKind::Post,
+        subreddit: "wallstreetbets".into(),
+        title: Some(title),
+        body: if is_removed(&body) {
+            String::new()
+        } else {
+            body
+        },
+        author: None,
+        score: c.get("score").trim().parse().unwrap_or(0),
+        num_comments: c.get("comms_num").trim().parse().ok(),
+        upvote_ratio: None,
+        url: Some(c.get("url").to_string()).filter(|u| !u.is_empty()),
+        permalink: None,
+        parent_fullname: None,
+        link_fullname: None,
+        created_utc,
+        is_stickied: false,
+        link_flair_text: None,
+    })
 }
 
 #[cfg(test)]
