@@ -214,6 +214,13 @@ def visit_all(browser, a):
     errors = []
     watch(page, errors)
     page.goto(a.url, wait_until="load", timeout=t)
+    # The message follows the page's /v1/health request: wait for it (a locator filter,
+    # no string evaluation) rather than read it at `load`; if it never comes, the text read
+    # below is what the Rust assertion reports.
+    try:
+        page.locator("#message", has_text="Paste an API key").wait_for(timeout=t)
+    except Exception:  # playwright's TimeoutError
+        pass
     report["message_without_key"] = page.locator("#message").text_content(timeout=t)
     page.fill("#key", a.key)
     page.click("#key-form button[type=submit]")
