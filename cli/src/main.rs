@@ -46,6 +46,24 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Score Reddit archives (Pushshift NDJSON plain or .zst, the CSV exports) once into a
+    /// daily sentiment file that `tft backtest` and `tft features export` read with
+    /// --sentiment (docs/sentiment.md).
+    SentimentFile {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+        /// Scoring threads; default: the machine's cores.
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Where scored mentions are spilled by week (default: the temporary directory).
+        #[arg(long)]
+        spill_dir: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Recompute the stored daily per-ticker sentiment for a range of trading days.
     SentimentDaily {
         #[arg(long)]
@@ -124,6 +142,22 @@ async fn main() -> anyhow::Result<()> {
             date,
         } => commands::run::backfill(years, tickers, date).await,
         Command::ImportReddit { files } => commands::reddit::import(&files).await,
+        Command::SentimentFile {
+            files,
+            out,
+            workers,
+            spill_dir,
+            quiet,
+        } => {
+            let mut options = shared::jobs::sentiment_file::BuildOptions {
+                spill_dir,
+                ..Default::default()
+            };
+            if let Some(n) = workers {
+                options.workers = n;
+            }
+            commands::reddit::sentiment_file(&files, &out, &options, quiet)
+        }
         Command::SentimentDaily { from, to } => commands::reddit::recompute(from, to).await,
         Command::Features { command } => commands::features::run(command).await,
         Command::Models { command } => commands::models::run(command).await,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use shared::adapters::{db, feature_store, price_csv, price_store, reddit_archive};
+use shared::adapters::{db, feature_store, price_csv, price_store, reddit_archive, sentiment_csv};
 use shared::config::{Config, ProcessEnv};
 use shared::core::exits::TradeRules;
 use shared::core::features::training::{daily_sentiment_by_ticker, training_set, write_csv};
@@ -33,6 +33,9 @@ pub struct ExportArgs {
     /// Reddit dumps (any format `tft import-reddit` reads); none: no mentions anywhere.
     #[arg(long, num_args = 1..)]
     posts: Vec<PathBuf>,
+    /// A daily sentiment file (`tft sentiment-file`), read instead of scoring --posts.
+    #[arg(long, conflicts_with_all = ["posts", "from_db"])]
+    sentiment: Option<PathBuf>,
     /// The benchmark's daily bars (SPY) for the market-regime features; without it they
     /// are 0 with `regime_ready` 0. Its ticker (the file stem) is never part of the
     /// universe, even if the prices directory holds it.
@@ -164,19 +167,18 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
             }
             None => Vec::new(),
         };
-        let items = scored_items(&args.posts)?;
         // Aggregates start early enough for the 5-day sentiment averages of `from`.
         let since = args
             .from
             .checked_sub_days(chrono::Days::new(14))
             .unwrap_or(args.from);
+        let sentiment = match &args.sentiment {
+            Some(path) => sentiment_csv::between(&sentiment_csv::read(path)?, since, args.to),
+            None => daily_sentiment_by_ticker(&scored_items(&args.posts)?, since, args.to),
+        };
         // The universe: every ticker of the directory (the manifest records it).
         let market = Market::new(benchmark, prices.iter().map(|(t, _)| t.clone()));
-        (
-            prices,
-            daily_sentiment_by_ticker(&items, since, args.to),
-            market,
-        )
+        (prices, sentiment, market)
     };
     // Labels are the exits the live system and the backtester trade with.
     let rules = TradeRules::default();
@@ -220,6 +222,7 @@ mod tests {
         export(ExportArgs {
             prices: Some(repo("shared/tests/fixtures/prices")),
             posts: vec![repo("data/sample/reddit/wsb_comments_2021-11_12.csv")],
+            sentiment: None,
             benchmark: Some(repo("data/sample/benchmark/SPY.csv")),
             from_db: false,
             from: "2021-11-01".parse().unwrap(),
@@ -275,5 +278,34 @@ mod tests {
         }
         let _ = std::fs::remove_file(&out);
         let _ = std::fs::remove_file(out.with_extension("meta.json"));
+    }
+
+    #[tokio::test]
+    async fn a_daily_sentiment_file_exports_the_same_rows_as_the_posts_it_was_built_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let posts = vec![repo("data/sample/reddit/wsb_comments_2021-11_12.csv")];
+        let daily = dir.path().join("daily.csv");
+        crate::commands::reddit::sentiment_file(&posts, &daily, &Default::default(), true).unwrap();
+        let args = |posts: Vec<PathBuf>, sentiment: Option<PathBuf>, out: &str| ExportArgs {
+            prices: Some(repo("shared/tests/fixtures/prices")),
+            posts,
+            sentiment,
+            benchmark: Some(repo("data/sample/benchmark/SPY.csv")),
+            from_db: false,
+            from: "2021-11-01".parse().unwrap(),
+            to: "2021-12-31".parse().unwrap(),
+            out: dir.path().join(out),
+        };
+        export(args(posts.clone(), None, "from_posts.csv"))
+            .await
+            .unwrap();
+        export(args(Vec::new(), Some(daily), "from_file.csv"))
+            .await
+            .unwrap();
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        let from_posts = read("from_posts.csv");
+        assert_eq!(from_posts, read("from_file.csv"));
+        let meta: serde_json::Value = serde_json::from_str(&read("from_file.meta.json")).unwrap();
+        assert!(meta["rows_with_mentions"].as_u64().unwrap() > 0, "{meta}");
     }
 }

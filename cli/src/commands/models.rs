@@ -173,6 +173,7 @@ async fn scoring_data(
             prices,
             items: Vec::new(),
             benchmark: market.benchmark,
+            daily_sentiment: None,
         };
         return Ok(MarketData::from_daily_sentiment(&raw, &sentiment, from, to));
     }
@@ -194,6 +195,7 @@ async fn scoring_data(
         prices,
         items: crate::commands::features::scored_items(&score.posts)?,
         benchmark,
+        daily_sentiment: None,
     };
     Ok(MarketData::build(&raw, from, to))
 }

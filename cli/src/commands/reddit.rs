@@ -1,15 +1,20 @@
-//! `tft run scrape-reddit`, `tft import-reddit FILE...` and `tft sentiment-daily`.
+//! `tft run scrape-reddit`, `tft import-reddit FILE...`, `tft sentiment-daily` and
+//! `tft sentiment-file`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use shared::adapters::db;
 use shared::adapters::reddit::RedditClient;
-use shared::adapters::reddit_archive::{Compression, SkipReason};
+use shared::adapters::reddit_archive::{ArchiveFormat, Compression, ReadStats, SkipReason};
 use shared::config::{Config, DatabaseConfig, ProcessEnv};
 use shared::jobs::daily_sentiment::{recompute_days, trading_days};
 use shared::jobs::reddit_import::import_files;
 use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
+use shared::jobs::sentiment_file::{build, BuildOptions, Progress};
 
 use shared::jobs::init::event_publisher;
 
@@ -36,48 +41,16 @@ pub async fn import(files: &[PathBuf]) -> anyhow::Result<()> {
     let pool = db::connect_pool(&database)?;
     let summary = import_files(&pool, files).await?;
     for file in &summary.files {
-        let stats = &file.stats;
-        let skipped: Vec<String> = stats
-            .skipped
-            .iter()
-            .map(|(reason, n)| format!("{n} {}", reason.as_str()))
-            .collect();
-        println!(
-            "{}: {:?}{}, {} records, {} items ({} with tickers), {} inserted, {} updated, {} skipped [{}], {} texts repaired",
-            file.path.display(),
+        print_file(
+            &file.path,
             file.format,
-            if file.compression == Compression::Zstd {
-                " (zstd)"
-            } else {
-                ""
-            },
-            stats.records,
-            stats.items,
-            file.with_tickers,
-            file.inserted,
-            file.updated,
-            stats.skipped_total(),
-            skipped.join(", "),
-            stats.repaired
+            file.compression,
+            &file.stats,
+            &format!(
+                " ({} with tickers), {} inserted, {} updated",
+                file.with_tickers, file.inserted, file.updated
+            ),
         );
-        for problem in &stats.problems {
-            println!(
-                "  {}:{}: {}",
-                file.path.display(),
-                problem.line,
-                problem.message
-            );
-        }
-        let unlisted = stats
-            .skipped
-            .iter()
-            .filter(|(r, _)| matches!(r, SkipReason::Malformed | SkipReason::Truncated))
-            .map(|(_, n)| *n)
-            .sum::<u64>()
-            .saturating_sub(stats.problems.len() as u64);
-        if unlisted > 0 {
-            println!("  ... and {unlisted} more problems");
-        }
     }
     if let (Some(first), Some(last)) = (summary.first_day, summary.last_day) {
         println!(
@@ -95,5 +68,115 @@ pub async fn recompute(from: NaiveDate, to: NaiveDate) -> anyhow::Result<()> {
     let days = trading_days(from, to);
     let changed = recompute_days(&pool, &days).await?;
     println!("{} trading days, {changed} rows changed", days.len());
+    Ok(())
+}
+
+/// One file's line of a summary: format, counts, skips by reason, and its first problems
+/// with their lines.
+fn print_file(
+    path: &Path,
+    format: ArchiveFormat,
+    compression: Compression,
+    stats: &ReadStats,
+    counts: &str,
+) {
+    let skipped: Vec<String> = stats
+        .skipped
+        .iter()
+        .map(|(reason, n)| format!("{n} {}", reason.as_str()))
+        .collect();
+    println!(
+        "{}: {:?}{}, {} records, {} items{counts}, {} skipped [{}], {} texts repaired",
+        path.display(),
+        format,
+        if compression == Compression::Zstd {
+            " (zstd)"
+        } else {
+            ""
+        },
+        stats.records,
+        stats.items,
+        stats.skipped_total(),
+        skipped.join(", "),
+        stats.repaired
+    );
+    for problem in &stats.problems {
+        println!("  {}:{}: {}", path.display(), problem.line, problem.message);
+    }
+    let unlisted = stats
+        .skipped
+        .iter()
+        .filter(|(r, _)| matches!(r, SkipReason::Malformed | SkipReason::Truncated))
+        .map(|(_, n)| *n)
+        .sum::<u64>()
+        .saturating_sub(stats.problems.len() as u64);
+    if unlisted > 0 {
+        println!("  ... and {unlisted} more problems");
+    }
+}
+
+/// `tft sentiment-file ARCHIVE... --out FILE`: the archives scored once into the daily
+/// sentiment file (`shared::jobs::sentiment_file`). The file is written beside `out` and
+/// renamed into place only when the whole build succeeded.
+pub fn sentiment_file(
+    files: &[PathBuf],
+    out: &Path,
+    options: &BuildOptions,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let partial = out.with_extension("partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {human_pos} items ({per_sec}), {msg}, {elapsed}",
+            )
+            .expect("valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    };
+    let result = build(
+        files,
+        std::io::BufWriter::new(file),
+        options,
+        &mut |p: Progress| {
+            bar.set_position(p.items);
+            bar.set_message(format!(
+                "{} with tickers, reached {}",
+                p.with_tickers,
+                p.reached
+                    .map_or("-".to_string(), |t| t.date_naive().to_string())
+            ));
+        },
+    );
+    bar.finish_and_clear();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            std::fs::remove_file(&partial).ok();
+            return Err(e);
+        }
+    };
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("moving {} to {}", partial.display(), out.display()))?;
+    for file in &summary.files {
+        print_file(&file.path, file.format, file.compression, &file.stats, "");
+    }
+    println!(
+        "{} items, {} with tickers, {} duplicates dropped; {} rows (ticker, trading day) {} to {} in {}; largest spilled week {} mentions",
+        summary.items,
+        summary.with_tickers,
+        summary.duplicates,
+        summary.rows,
+        summary.first_day.map_or("-".into(), |d| d.to_string()),
+        summary.last_day.map_or("-".into(), |d| d.to_string()),
+        out.display(),
+        summary.largest_week_items,
+    );
     Ok(())
 }

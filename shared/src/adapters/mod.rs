@@ -21,6 +21,7 @@ pub mod reddit_archive;
 pub mod reddit_store;
 #[cfg(feature = "secrets")]
 pub mod secrets;
+pub mod sentiment_csv;
 pub mod signal_inputs;
 pub mod signal_store;
 #[cfg(feature = "smtp")]

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
-use super::calendar::new_york_instant;
-use super::nyse::previous_trading_day;
+use super::calendar::{new_york_date, new_york_instant};
+use super::nyse::{is_trading_day, next_trading_day, previous_trading_day};
 
 /// The daily cutoff in New York time.
 pub const CUTOFF_NEW_YORK: NaiveTime = match NaiveTime::from_hms_opt(16, 30, 0) {
@@ -67,6 +67,17 @@ impl SentimentWindow {
 
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t < self.cutoff
+    }
+
+    /// The window that holds `t` (the windows tile time: every instant is in exactly one).
+    pub fn containing(t: DateTime<Utc>) -> Self {
+        let day = new_york_date(t);
+        let trading_date = if is_trading_day(day) && t < new_york_instant(day, CUTOFF_NEW_YORK) {
+            day
+        } else {
+            next_trading_day(day)
+        };
+        Self::for_trading_date(trading_date)
     }
 }
 
@@ -169,6 +180,27 @@ pub fn aggregate(items: &[ScoredItem], window: &SentimentWindow) -> Vec<TickerSe
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_instant_is_in_the_window_that_contains_it() {
+        // Around a holiday weekend (Good Friday 2021-04-02), the cutoff itself, DST.
+        let start: DateTime<Utc> = "2021-03-11T00:00:00Z".parse().unwrap();
+        for k in 0..(40 * 24 * 4) {
+            let t = start + chrono::Duration::minutes(15 * k) + chrono::Duration::seconds(k % 7);
+            let w = SentimentWindow::containing(t);
+            assert!(w.contains(t), "{t} not in {w:?}");
+            assert!(is_trading_day(w.trading_date));
+        }
+        let cutoff = SentimentWindow::for_trading_date("2021-04-01".parse().unwrap()).cutoff;
+        assert_eq!(
+            SentimentWindow::containing(cutoff).trading_date,
+            "2021-04-05".parse::<NaiveDate>().unwrap()
+        );
+        assert_eq!(
+            SentimentWindow::containing(cutoff - chrono::Duration::seconds(1)).trading_date,
+            "2021-04-01".parse::<NaiveDate>().unwrap()
+        );
+    }
 
     fn item(
         id: &str,

@@ -21,7 +21,7 @@ pub mod notify;
 pub mod portfolio_book;
 #[cfg(feature = "aws")]
 pub mod reddit_import;
-#[cfg(feature = "aws")]
+#[cfg(any(feature = "aws", feature = "archives"))]
 pub mod reddit_rows;
 #[cfg(feature = "aws")]
 pub mod run_outcome;
@@ -31,5 +31,7 @@ pub mod scheduled;
 pub mod scrape_prices;
 #[cfg(feature = "aws")]
 pub mod scrape_reddit;
+#[cfg(feature = "archives")]
+pub mod sentiment_file;
 #[cfg(feature = "aws")]
 pub mod watchdog;

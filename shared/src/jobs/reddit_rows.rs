@@ -39,11 +39,18 @@ pub fn scored_text(item: &RedditItem) -> String {
     }
 }
 
-/// The `reddit_posts` row of an item, with tickers and sentiment.
-pub fn score_item(item: &RedditItem, source: &str) -> RedditRow {
+/// The tickers an item mentions and its market-mode VADER compound: the one scoring path
+/// (the database rows and the daily sentiment file both come from it).
+pub fn score_text(item: &RedditItem) -> (Vec<String>, f64) {
     let text = scored_text(item);
     let tickers = TickerExtractor::us_listed().extract(&text);
     let sentiment = SentimentAnalyzer::market().polarity_scores(&text).compound;
+    (tickers, sentiment)
+}
+
+/// The `reddit_posts` row of an item, with tickers and sentiment.
+pub fn score_item(item: &RedditItem, source: &str) -> RedditRow {
+    let (tickers, sentiment) = score_text(item);
     let post_type = match item.kind {
         ItemKind::Comment => PostType::Comment,
         ItemKind::Post if is_discussion_thread(item) => PostType::Discussion,

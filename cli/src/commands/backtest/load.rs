@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use ensemble::store::ModelStore;
 use ensemble::Ensemble;
-use shared::adapters::price_csv;
+use shared::adapters::{price_csv, sentiment_csv};
 use shared::core::backtest::{check_out_of_sample, ModelWindow, RawInputs};
 use shared::core::exits::ExitConfig;
 use shared::core::nyse;
@@ -26,7 +26,10 @@ pub struct Inputs {
 pub fn inputs(args: &BacktestArgs) -> anyhow::Result<Inputs> {
     let prices = price_csv::load_dir(&args.prices)
         .with_context(|| format!("reading bars from {}", args.prices.display()))?;
-    let items = scored_items(&args.posts)?;
+    let (items, daily_sentiment) = match &args.sentiment {
+        Some(path) => (Vec::new(), Some(sentiment_csv::read(path)?)),
+        None => (scored_items(&args.posts)?, None),
+    };
     let benchmark = price_csv::load_bars(&args.benchmark)
         .with_context(|| format!("reading the benchmark {}", args.benchmark.display()))?;
     let benchmark_ticker = args
@@ -45,6 +48,7 @@ pub fn inputs(args: &BacktestArgs) -> anyhow::Result<Inputs> {
             prices,
             items,
             benchmark,
+            daily_sentiment,
         },
         benchmark_ticker,
     })

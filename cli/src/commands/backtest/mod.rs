@@ -54,6 +54,10 @@ pub struct BacktestArgs {
     /// Reddit dumps (any format `tft import-reddit` reads); none: no mentions anywhere.
     #[arg(long, num_args = 1..)]
     pub posts: Vec<PathBuf>,
+    /// A daily sentiment file (`tft sentiment-file`), read instead of scoring --posts: a
+    /// decade of Reddit is scored once, not on every backtest.
+    #[arg(long, conflicts_with = "posts")]
+    pub sentiment: Option<PathBuf>,
     /// The buy-and-hold benchmark's daily bars (SPY).
     #[arg(long)]
     pub benchmark: PathBuf,

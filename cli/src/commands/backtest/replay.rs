@@ -161,6 +161,7 @@ mod tests {
             prices: price_csv::load_dir(&repo("data/sample/prices")).unwrap(),
             items: Vec::new(),
             benchmark: price_csv::load_bars(&repo("data/sample/benchmark/SPY.csv")).unwrap(),
+            daily_sentiment: None,
         };
         let config =
             BacktestConfig::new("2020-03-02".parse().unwrap(), "2020-03-13".parse().unwrap());

@@ -52,6 +52,8 @@ pub struct DataInfo {
     pub feature_schema_hash: String,
     pub prices: String,
     pub posts: Vec<String>,
+    /// The daily sentiment file read instead of posts (`--sentiment`).
+    pub sentiment_file: Option<String>,
     pub benchmark: String,
 }
 
@@ -228,6 +230,7 @@ impl Report {
                 feature_schema_hash: FEATURE_SCHEMA.hash(),
                 prices: args.prices.display().to_string(),
                 posts: args.posts.iter().map(|p| p.display().to_string()).collect(),
+                sentiment_file: args.sentiment.as_ref().map(|p| p.display().to_string()),
                 benchmark: args.benchmark.display().to_string(),
             },
             biases: BIASES.to_vec(),

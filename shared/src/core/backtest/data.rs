@@ -21,6 +21,34 @@ pub struct RawInputs {
     pub prices: Vec<(String, Vec<DailyBar>)>,
     pub items: Vec<ScoredItem>,
     pub benchmark: Vec<DailyBar>,
+    /// The daily sentiment already aggregated (a daily sentiment file): when given, it is
+    /// read instead of `items` (which should then be empty).
+    pub daily_sentiment: Option<BTreeMap<String, Vec<DailySentiment>>>,
+}
+
+impl RawInputs {
+    /// The daily sentiment by ticker of the trading days `from..=to`: the given table's
+    /// rows, or the items aggregated per day.
+    pub fn daily_sentiment(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> BTreeMap<String, Vec<DailySentiment>> {
+        match &self.daily_sentiment {
+            None => daily_sentiment_by_ticker(&self.items, from, to),
+            Some(table) => table
+                .iter()
+                .filter_map(|(ticker, days)| {
+                    let kept: Vec<DailySentiment> = days
+                        .iter()
+                        .filter(|d| from <= d.trading_date && d.trading_date <= to)
+                        .copied()
+                        .collect();
+                    (!kept.is_empty()).then(|| (ticker.clone(), kept))
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One ticker's bars and feature rows (same length, same dates), trimmed to the test
@@ -59,7 +87,7 @@ impl MarketData {
         let since = keep_from
             .checked_sub_days(chrono::Days::new(SENTIMENT_LEAD_DAYS))
             .unwrap_or(keep_from);
-        let sentiment = daily_sentiment_by_ticker(&raw.items, since, to);
+        let sentiment = raw.daily_sentiment(since, to);
         Self::from_sentiment(raw, &sentiment, keep_from, to)
     }
 
@@ -127,7 +155,10 @@ impl MarketData {
 /// scaled by a factor that alternates 1.37 / 0.71 (gaps, new highs and lows, different
 /// indicators) and its volume ×3 + 1; every item created at or after `date`'s 16:30
 /// cutoff (so not yet known when `date`'s signals are made) has its sentiment negated
-/// (0 becomes 0.9) and gains a twin from a new author (mention counts double).
+/// (0 becomes 0.9) and gains a twin from a new author (mention counts double). A daily
+/// sentiment table is altered the same way: the rows of trading days after `date` (whose
+/// windows start at or after `date`'s cutoff) get their sentiment negated and their
+/// mentions doubled.
 pub fn alter_after(raw: &RawInputs, date: NaiveDate) -> RawInputs {
     let alter = |bars: &[DailyBar]| -> Vec<DailyBar> {
         bars.iter()
@@ -177,9 +208,80 @@ pub fn alter_after(raw: &RawInputs, date: NaiveDate) -> RawInputs {
             ..item.clone()
         });
     }
+    let flip = |x: f64| if x == 0.0 { 0.9 } else { -x };
+    let daily_sentiment = raw.daily_sentiment.as_ref().map(|table| {
+        table
+            .iter()
+            .map(|(ticker, days)| {
+                let days = days
+                    .iter()
+                    .map(|d| {
+                        if d.trading_date <= date {
+                            return *d;
+                        }
+                        DailySentiment {
+                            mentions: d.mentions.saturating_mul(2),
+                            mean_sentiment: flip(d.mean_sentiment),
+                            weighted_sentiment: flip(d.weighted_sentiment),
+                            bullish_share: 1.0 - d.bullish_share,
+                            ..*d
+                        }
+                    })
+                    .collect();
+                (ticker.clone(), days)
+            })
+            .collect()
+    });
     RawInputs {
         prices,
         items,
         benchmark: alter(&raw.benchmark),
+        daily_sentiment,
+    }
+}
+
+#[cfg(test)]
+mod daily_sentiment_tests {
+    use super::*;
+
+    fn day(date: &str, mentions: u32, mean: f64) -> DailySentiment {
+        DailySentiment {
+            trading_date: date.parse().unwrap(),
+            mentions,
+            mean_sentiment: mean,
+            weighted_sentiment: mean / 2.0,
+            bullish_share: 0.25,
+        }
+    }
+
+    #[test]
+    fn a_given_table_is_read_in_place_of_items_and_the_probe_alters_only_its_future() {
+        let table: BTreeMap<String, Vec<DailySentiment>> = [(
+            "GME".to_string(),
+            vec![
+                day("2021-01-26", 3, 0.4),
+                day("2021-01-27", 5, 0.0),
+                day("2021-01-28", 8, -0.2),
+            ],
+        )]
+        .into();
+        let raw = RawInputs {
+            daily_sentiment: Some(table),
+            ..RawInputs::default()
+        };
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let got = raw.daily_sentiment(d("2021-01-27"), d("2021-01-31"));
+        assert_eq!(got["GME"].len(), 2);
+        assert!(raw
+            .daily_sentiment(d("2021-02-01"), d("2021-02-28"))
+            .is_empty());
+
+        let altered = alter_after(&raw, d("2021-01-26"));
+        let rows = altered.daily_sentiment(d("2021-01-01"), d("2021-12-31"));
+        let rows = &rows["GME"];
+        assert_eq!(rows[0], day("2021-01-26", 3, 0.4));
+        assert_eq!((rows[1].mentions, rows[1].mean_sentiment), (10, 0.9));
+        assert_eq!((rows[2].mentions, rows[2].mean_sentiment), (16, 0.2));
+        assert_eq!(rows[2].bullish_share, 0.75);
     }
 }

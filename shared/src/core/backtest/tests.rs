@@ -98,6 +98,7 @@ fn market(tickers: &[(&str, Vec<DailyBar>)]) -> (RawInputs, BacktestConfig) {
             .collect(),
         items: Vec::new(),
         benchmark: Vec::new(),
+        daily_sentiment: None,
     };
     let d = days(50);
     (raw, BacktestConfig::new(d[34], d[49]))
@@ -379,6 +380,7 @@ fn walks() -> (RawInputs, BacktestConfig, NaiveDate) {
             .collect(),
         items: Vec::new(),
         benchmark: walk(99, 120),
+        daily_sentiment: None,
     };
     let d = days(120);
     (raw, BacktestConfig::new(d[40], d[119]), d[80])
@@ -636,6 +638,7 @@ fn breaker_run(mode: crate::core::risk::BreakerMode) -> BacktestRun {
         prices: vec![("AAA".to_string(), aaa), ("BBB".to_string(), bbb)],
         items: Vec::new(),
         benchmark: Vec::new(),
+        daily_sentiment: None,
     };
     let mut config = BacktestConfig::new(d[34], d[99]);
     config.costs = Costs::ZERO;

@@ -342,6 +342,7 @@ fn walk(folds: &[Fold], prices: &[(String, Vec<DailyBar>)], rows: &[TrainingRow]
         prices: prices.to_vec(),
         items: Vec::new(),
         benchmark: Vec::new(),
+        daily_sentiment: None,
     };
     let data = MarketData::build(&raw, config.from, config.to);
     let run = backtest::run(&data, &predictor, &config, &mut |_, _| {}).unwrap();

@@ -30,7 +30,7 @@ use shared::core::backtest::walkforward::{
 };
 use shared::core::backtest::BacktestRun;
 use shared::core::exits::TradeRules;
-use shared::core::features::training::{daily_sentiment_by_ticker, training_set};
+use shared::core::features::training::training_set;
 use shared::core::features::Market;
 use shared::core::nyse;
 
@@ -304,7 +304,7 @@ fn export_features(
     cache_root: &Path,
 ) -> anyhow::Result<(PathBuf, ExportDigest, ExportInfo)> {
     let since = from.checked_sub_days(chrono::Days::new(14)).unwrap_or(from);
-    let sentiment = daily_sentiment_by_ticker(&inputs.raw.items, since, to);
+    let sentiment = inputs.raw.daily_sentiment(since, to);
     // The universe is the price directory's tickers (as the backtest's MarketData ranks
     // over), the benchmark the backtest's; labels are the live exits.
     let market = Market::new(
