@@ -40,6 +40,15 @@ enum Command {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
     },
+    /// Seed stock_prices from a directory of <TICKER>.csv daily bars (the layout `tft
+    /// backtest --prices` reads), with their indicators, by binary COPY over
+    /// DATABASE_DIRECT_URL (or DATABASE_URL when it is not a pooler).
+    ImportPrices {
+        dir: PathBuf,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Load historical Reddit dumps (CSV) into reddit_posts, scored like scraped items, and
     /// recompute the daily sentiment of the days they cover.
     ImportReddit {
@@ -141,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
             tickers,
             date,
         } => commands::run::backfill(years, tickers, date).await,
+        Command::ImportPrices { dir, quiet } => commands::prices::import(&dir, quiet).await,
         Command::ImportReddit { files } => commands::reddit::import(&files).await,
         Command::SentimentFile {
             files,

@@ -327,6 +327,36 @@ impl DatabaseConfig {
     /// `DATABASE_ALLOW_PLAINTEXT` (`1` to honour `sslmode=disable`; default off),
     /// `DATABASE_CONNECT_TIMEOUT_SECS` (5), `DATABASE_STATEMENT_TIMEOUT_SECS` (20),
     /// `DATABASE_POOL_WAIT_TIMEOUT_SECS` (10).
+    /// The database of bulk writes (binary COPY: `tft import-prices`): the direct URL
+    /// `DATABASE_DIRECT_URL` when set, else `DATABASE_URL`; the other settings as
+    /// [`Self::from_env`]. COPY prepares a named statement, which PgBouncer in transaction
+    /// mode may hand to another client, so a Neon `-pooler` host is refused.
+    pub fn bulk_from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
+        struct Direct<'a>(&'a dyn EnvSource);
+        impl EnvSource for Direct<'_> {
+            fn get(&self, name: &str) -> Option<String> {
+                match name {
+                    "DATABASE_URL" => self
+                        .0
+                        .get("DATABASE_DIRECT_URL")
+                        .or_else(|| self.0.get("DATABASE_URL")),
+                    _ => self.0.get(name),
+                }
+            }
+        }
+        use secrecy::ExposeSecret;
+        let config = Self::from_env(&Direct(env))?;
+        if config.url.expose_secret().contains("-pooler.") {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "bulk imports use COPY, which needs the direct (non-pooled) URL: set \
+                         DATABASE_DIRECT_URL to Neon's URL without `-pooler`"
+                    .into(),
+            });
+        }
+        Ok(config)
+    }
+
     pub fn from_env(env: &dyn EnvSource) -> Result<Self, ConfigError> {
         let url = env
             .get("DATABASE_URL")
@@ -461,6 +491,29 @@ impl Config {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn bulk_writes_take_the_direct_url_and_refuse_a_pooler() {
+        let env = |pairs: &[(&str, &str)]| -> std::collections::HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let pooled = "postgres://u:p@ep-x-pooler.us-east-2.aws.neon.tech/db";
+        let direct = "postgres://u:p@ep-x.us-east-2.aws.neon.tech/db";
+        let c = DatabaseConfig::bulk_from_env(&env(&[
+            ("DATABASE_URL", pooled),
+            ("DATABASE_DIRECT_URL", direct),
+        ]))
+        .unwrap();
+        assert_eq!(c.url.expose_secret(), direct);
+        let c = DatabaseConfig::bulk_from_env(&env(&[("DATABASE_URL", direct)])).unwrap();
+        assert_eq!(c.url.expose_secret(), direct);
+        let err = DatabaseConfig::bulk_from_env(&env(&[("DATABASE_URL", pooled)])).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_DIRECT_URL"), "{err}");
+        assert!(!err.to_string().contains("u:p"), "{err}");
+    }
 
     #[test]
     fn debug_output_never_contains_the_database_password() {

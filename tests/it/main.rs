@@ -16,6 +16,7 @@ mod monitor_positions;
 mod notify;
 mod pgbouncer;
 mod predict;
+mod price_import;
 mod price_store;
 mod reddit;
 mod reddit_import;

@@ -5,6 +5,7 @@ pub mod indicators;
 pub mod models;
 pub mod outbox;
 pub mod predict;
+pub mod prices;
 pub mod reddit;
 pub mod run;
 pub mod sentiment;

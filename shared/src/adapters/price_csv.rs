@@ -55,9 +55,8 @@ pub fn load_bars(path: &Path) -> Result<Vec<DailyBar>, PriceCsvError> {
     read_bars(BufReader::new(file), &name)
 }
 
-/// Reads every `*.csv` of `dir`, sorted by file name, as `(ticker, bars)` with the
-/// ticker taken from the file stem (`GME.csv` -> `GME`).
-pub fn load_dir(dir: &Path) -> Result<Vec<(String, Vec<DailyBar>)>, PriceCsvError> {
+/// The `*.csv` files of `dir`, sorted by file name.
+pub fn csv_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, PriceCsvError> {
     let io = |error| PriceCsvError::Io {
         file: dir.display().to_string(),
         error,
@@ -70,15 +69,22 @@ pub fn load_dir(dir: &Path) -> Result<Vec<(String, Vec<DailyBar>)>, PriceCsvErro
         }
     }
     paths.sort();
-    paths
+    Ok(paths)
+}
+
+/// The ticker of a price file: its stem (`GME.csv` -> `GME`).
+pub fn ticker_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads every `*.csv` of `dir`, sorted by file name, as `(ticker, bars)` with the
+/// ticker taken from the file stem (`GME.csv` -> `GME`).
+pub fn load_dir(dir: &Path) -> Result<Vec<(String, Vec<DailyBar>)>, PriceCsvError> {
+    csv_files(dir)?
         .iter()
-        .map(|path| {
-            let ticker = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Ok((ticker, load_bars(path)?))
-        })
+        .map(|path| Ok((ticker_of(path), load_bars(path)?)))
         .collect()
 }
 

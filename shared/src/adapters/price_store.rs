@@ -6,6 +6,7 @@
 //! `fetched_at` and the tuple itself, untouched.
 
 use chrono::NaiveDate;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::GenericClient;
 
@@ -131,14 +132,10 @@ fn bar_from_row(r: &tokio_postgres::Row) -> DailyBar {
     }
 }
 
-const UPSERT_SQL: &str = "\
-INSERT INTO stock_prices AS p (ticker, date, open, high, low, close, adjusted_close, volume,
-    rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_50, sma_200, volume_ratio)
-SELECT * FROM UNNEST($1::varchar[], $2::date[], $3::float8[], $4::float8[], $5::float8[],
-    $6::float8[], $7::float8[], $8::int8[], $9::float8[], $10::float8[], $11::float8[],
-    $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[],
-    $18::float8[])
-ON CONFLICT (ticker, date) DO UPDATE SET
+/// The conflict clause of both upserts: a row is rewritten only when a value differs.
+macro_rules! upsert_on_conflict {
+    () => {
+        "ON CONFLICT (ticker, date) DO UPDATE SET
     open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
     adjusted_close = EXCLUDED.adjusted_close, volume = EXCLUDED.volume,
     rsi = EXCLUDED.rsi, macd = EXCLUDED.macd, macd_signal = EXCLUDED.macd_signal,
@@ -153,7 +150,66 @@ WHERE (p.open, p.high, p.low, p.close, p.adjusted_close, p.volume, p.rsi, p.macd
        EXCLUDED.volume, EXCLUDED.rsi, EXCLUDED.macd, EXCLUDED.macd_signal, EXCLUDED.macd_hist,
        EXCLUDED.bb_upper, EXCLUDED.bb_middle, EXCLUDED.bb_lower, EXCLUDED.sma_50,
        EXCLUDED.sma_200, EXCLUDED.volume_ratio)
-RETURNING (xmax = 0) AS inserted";
+"
+    };
+}
+
+const UPSERT_SQL: &str = concat!(
+    "INSERT INTO stock_prices AS p (ticker, date, open, high, low, close, adjusted_close, volume,
+    rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_50, sma_200, volume_ratio)
+SELECT * FROM UNNEST($1::varchar[], $2::date[], $3::float8[], $4::float8[], $5::float8[],
+    $6::float8[], $7::float8[], $8::int8[], $9::float8[], $10::float8[], $11::float8[],
+    $12::float8[], $13::float8[], $14::float8[], $15::float8[], $16::float8[], $17::float8[],
+    $18::float8[])
+",
+    upsert_on_conflict!(),
+    "RETURNING (xmax = 0) AS inserted"
+);
+
+/// The staging table of [`copy_upsert_prices`]: the upserted columns, no constraint, no
+/// index, dropped at commit.
+const STAGING_SQL: &str = "\
+CREATE TEMP TABLE stock_prices_staging (ticker varchar(10), date date, open float8,
+    high float8, low float8, close float8, adjusted_close float8, volume int8, rsi float8,
+    macd float8, macd_signal float8, macd_hist float8, bb_upper float8, bb_middle float8,
+    bb_lower float8, sma_50 float8, sma_200 float8, volume_ratio float8) ON COMMIT DROP";
+
+/// The column list of `stock_prices` and its staging table, in COPY order.
+pub const COPY_COLUMNS: &str = "ticker, date, open, high, low, close, adjusted_close, volume, \
+    rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_50, sma_200, volume_ratio";
+
+/// The column types of [`COPY_COLUMNS`], for a binary COPY.
+pub const COPY_TYPES: [Type; 18] = [
+    Type::VARCHAR,
+    Type::DATE,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::INT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+];
+
+const UPSERT_FROM_STAGING_SQL: &str = concat!(
+    "WITH written AS (
+INSERT INTO stock_prices AS p (ticker, date, open, high, low, close, adjusted_close, volume,
+    rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_50, sma_200, volume_ratio)
+SELECT * FROM stock_prices_staging ORDER BY ticker, date
+",
+    upsert_on_conflict!(),
+    "RETURNING (xmax = 0) AS inserted)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
+);
 
 /// Inserts new rows and updates changed ones, in chunks. Run it inside a transaction
 /// when the rows of one ticker must appear together.
@@ -209,4 +265,74 @@ pub async fn upsert_prices(
         counts.add_returned(&returned);
     }
     Ok(counts)
+}
+
+/// Writes one row of `stock_prices` in [`COPY_TYPES`] order to a binary COPY.
+pub async fn copy_row(
+    writer: std::pin::Pin<&mut BinaryCopyInWriter>,
+    row: &PriceRow,
+) -> Result<(), tokio_postgres::Error> {
+    let (b, i) = (&row.bar, &row.indicators);
+    writer
+        .write(&[
+            &row.ticker,
+            &b.date,
+            &b.open,
+            &b.high,
+            &b.low,
+            &b.close,
+            &b.adjusted_close,
+            &b.volume,
+            &i.rsi_14,
+            &i.macd,
+            &i.macd_signal,
+            &i.macd_hist,
+            &i.bb_upper,
+            &i.bb_middle,
+            &i.bb_lower,
+            &i.sma_50,
+            &i.sma_200,
+            &i.volume_ratio,
+        ])
+        .await
+}
+
+/// The bulk path of [`upsert_prices`], for history: the rows go into a temporary staging
+/// table by binary COPY, then into `stock_prices` by one set-based upsert with the same
+/// conflict rule (a re-import changes nothing). COPY prepares a named statement, which
+/// PgBouncer in transaction mode may hand to another client: use the direct URL.
+/// `tx` must be a transaction: the staging table is dropped at its commit.
+#[tracing::instrument(skip(tx, rows), fields(rows = rows.len()))]
+pub async fn copy_upsert_prices(
+    tx: &tokio_postgres::Transaction<'_>,
+    rows: &[PriceRow],
+) -> Result<UpsertCounts, DbError> {
+    tx.batch_execute(STAGING_SQL)
+        .await
+        .context("create the stock_prices staging table")?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY stock_prices_staging ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .context("COPY into the staging table")?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    futures::pin_mut!(writer);
+    for row in rows {
+        copy_row(writer.as_mut(), row)
+            .await
+            .context("COPY into the staging table")?;
+    }
+    writer
+        .finish()
+        .await
+        .context("COPY into the staging table")?;
+    let counts = tx
+        .query_typed(UPSERT_FROM_STAGING_SQL, &[])
+        .await
+        .context("upsert stock_prices from the staging table")?;
+    Ok(UpsertCounts {
+        inserted: counts[0].get::<_, i64>(0) as u64,
+        updated: counts[0].get::<_, i64>(1) as u64,
+    })
 }

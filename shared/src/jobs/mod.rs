@@ -20,6 +20,8 @@ pub mod notify;
 #[cfg(feature = "aws")]
 pub mod portfolio_book;
 #[cfg(feature = "aws")]
+pub mod price_import;
+#[cfg(feature = "aws")]
 pub mod reddit_import;
 #[cfg(any(feature = "aws", feature = "archives"))]
 pub mod reddit_rows;
