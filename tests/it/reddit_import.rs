@@ -163,3 +163,53 @@ async fn reddit_import_reports_a_malformed_line_and_imports_the_rest() {
         .get(0);
     assert_eq!(stored, 4);
 }
+
+/// The daily sentiment file (`tft sentiment-file`) and the database import of the same
+/// archives hold the same aggregate, to the bit.
+#[tokio::test]
+async fn the_daily_sentiment_file_equals_the_imported_daily_aggregate() {
+    use shared::adapters::sentiment_csv;
+    use shared::core::features::DailySentiment;
+    use shared::jobs::sentiment_file::{build, BuildOptions};
+
+    let db = TestDb::new().await;
+    let mut files = archives(&[
+        "submissions.ndjson",
+        "comments.ndjson",
+        "kaggle_wsb_posts.csv",
+        "pushshift_mixed.ndjson.zst",
+    ]);
+    files.push(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../data/sample/reddit/wsb_posts_2021-01-01_04.csv"),
+    );
+    import_files(&db.pool, &files).await.unwrap();
+    let mut out = Vec::new();
+    build(&files, &mut out, &BuildOptions::default(), &mut |_| {}).unwrap();
+    let from_file = sentiment_csv::parse(&out[..], "daily.csv").unwrap();
+
+    let client = db.pool.get().await.unwrap();
+    let mut from_db: sentiment_csv::DailySentimentTable = Default::default();
+    for row in client
+        .query(
+            "SELECT ticker, trading_date, mentions, mean_sentiment, weighted_sentiment, \
+             bullish_share FROM ticker_sentiment_daily ORDER BY ticker, trading_date",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        from_db
+            .entry(row.get::<_, String>(0))
+            .or_default()
+            .push(DailySentiment {
+                trading_date: row.get(1),
+                mentions: row.get::<_, i32>(2) as u32,
+                mean_sentiment: row.get(3),
+                weighted_sentiment: row.get(4),
+                bullish_share: row.get(5),
+            });
+    }
+    assert!(from_db.values().map(Vec::len).sum::<usize>() > 100);
+    assert_eq!(from_file, from_db);
+}
