@@ -275,35 +275,63 @@ async fn a_split_after_the_last_stored_day_rewrites_the_history_on_the_new_scale
 
 #[tokio::test]
 async fn backfill_fetches_the_asked_years_even_when_recent_days_are_stored() {
-    let test_db = TestDb::new().await;
-    let yahoo = MockServer::start().await;
-    serve(&yahoo, "TSLA", read_fixture(TSLA)).await;
-    let mut job = job(&test_db, &yahoo, &["TSLA"]);
-    job.config.initial_history_days = 30;
-    let run = DailyRun {
-        trading_date: NaiveDate::from_ymd_opt(2021, 12, 31).unwrap(),
-        tickers: None,
-    };
-    let recent = job.handle(&run, FetchWindow::Incremental).await.unwrap();
-    assert!(recent.rows_inserted < 25, "{recent:?}");
+    // `tft backfill` writes by COPY (bulk_copy); the scheduled job by UNNEST: same rows.
+    let mut tables = Vec::new();
+    for bulk_copy in [false, true] {
+        let test_db = TestDb::new().await;
+        let yahoo = MockServer::start().await;
+        serve(&yahoo, "TSLA", read_fixture(TSLA)).await;
+        let mut job = job(&test_db, &yahoo, &["TSLA"]);
+        job.config.initial_history_days = 30;
+        let run = DailyRun {
+            trading_date: NaiveDate::from_ymd_opt(2021, 12, 31).unwrap(),
+            tickers: None,
+        };
+        let recent = job.handle(&run, FetchWindow::Incremental).await.unwrap();
+        assert!(recent.rows_inserted < 25, "{recent:?}");
 
-    let backfill = job
-        .handle(&run, FetchWindow::Backfill { days: 2 * 366 })
-        .await
-        .unwrap();
-    // 732 calendar days back from 2021-12-31 is 2019-12-30: 2 + 253 (2020) + 252 (2021).
-    assert_eq!(count_rows(&test_db, "TSLA").await, 507);
-    assert_eq!(backfill.rows_inserted + recent.rows_inserted, 507);
-    let client = test_db.pool.get().await.unwrap();
-    let first: NaiveDate = client
-        .query_one(
-            "SELECT min(date) FROM stock_prices WHERE ticker = 'TSLA'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(first, NaiveDate::from_ymd_opt(2019, 12, 30).unwrap());
+        job.bulk_copy = bulk_copy;
+        let backfill = job
+            .handle(&run, FetchWindow::Backfill { days: 2 * 366 })
+            .await
+            .unwrap();
+        // 732 calendar days back from 2021-12-31 is 2019-12-30: 2 + 253 (2020) + 252 (2021).
+        assert_eq!(count_rows(&test_db, "TSLA").await, 507);
+        assert_eq!(backfill.rows_inserted + recent.rows_inserted, 507);
+        let again = job
+            .handle(&run, FetchWindow::Backfill { days: 2 * 366 })
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.rows_inserted, again.rows_updated),
+            (0, 0),
+            "bulk {bulk_copy}"
+        );
+        let client = test_db.pool.get().await.unwrap();
+        let first: NaiveDate = client
+            .query_one(
+                "SELECT min(date) FROM stock_prices WHERE ticker = 'TSLA'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(first, NaiveDate::from_ymd_opt(2019, 12, 30).unwrap());
+        let table: Vec<String> = client
+            .query(
+                "SELECT row(ticker, date, open, high, low, close, adjusted_close, volume, rsi, \
+                 macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_50, sma_200, \
+                 volume_ratio)::text FROM stock_prices ORDER BY date",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        tables.push(table);
+    }
+    assert_eq!(tables[0], tables[1]);
 }
 
 struct Trending(Vec<&'static str>);

@@ -212,8 +212,11 @@ pub async fn backfill(
     tickers: Option<Vec<String>>,
     date: Option<NaiveDate>,
 ) -> anyhow::Result<()> {
-    let config = Config::from_process_env()?;
+    let mut config = Config::from_process_env()?;
+    // History is written by COPY over the direct URL (DATABASE_DIRECT_URL).
+    config.database = DatabaseConfig::bulk_from_env(&ProcessEnv)?;
     let mut job = scrape_prices_job(&config).await?;
+    job.bulk_copy = true;
     let run = DailyRun {
         trading_date: date.unwrap_or_else(today_in_new_york),
         tickers,

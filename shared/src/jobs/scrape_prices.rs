@@ -144,6 +144,10 @@ pub struct ScrapePrices {
     pub events: Option<EventPublisher>,
     pub trending: Option<Arc<dyn TrendingTickers>>,
     pub progress: Option<ProgressFn>,
+    /// Write each ticker by binary COPY and a set-based upsert
+    /// (`price_store::copy_upsert_prices`) instead of the UNNEST upsert: `tft backfill`
+    /// over the direct URL. Never behind PgBouncer (COPY prepares a named statement).
+    pub bulk_copy: bool,
 }
 
 impl ScrapePrices {
@@ -155,6 +159,7 @@ impl ScrapePrices {
             events: None,
             trending: None,
             progress: None,
+            bulk_copy: false,
         }
     }
 
@@ -402,7 +407,11 @@ impl ScrapePrices {
         let tx = db::begin(&mut client, self.pool.statement_timeout())
             .await
             .context("begin the price upsert")?;
-        let counts = price_store::upsert_prices(&*tx, &rows).await?;
+        let counts = if self.bulk_copy {
+            price_store::copy_upsert_prices(&tx, &rows).await?
+        } else {
+            price_store::upsert_prices(&*tx, &rows).await?
+        };
         tx.commit().await.context("commit the price upsert")?;
         report.rows_inserted = counts.inserted;
         report.rows_updated = counts.updated;
