@@ -54,10 +54,36 @@ async fn fingerprint(client: &tokio_postgres::Client, table: &str) -> String {
         .get(0)
 }
 
+/// Writes through the scraper's UNNEST upsert or the imports' COPY path.
+async fn write(
+    client: &mut deadpool_postgres::Client,
+    rows: &[RedditRow],
+    copy: bool,
+) -> shared::adapters::price_store::UpsertCounts {
+    if !copy {
+        return reddit_store::upsert_items(&***client, rows).await.unwrap();
+    }
+    let tx = client.transaction().await.unwrap();
+    let counts = reddit_store::copy_upsert_items(&tx, rows).await.unwrap();
+    tx.commit().await.unwrap();
+    counts
+}
+
 #[tokio::test]
 async fn a_rescrape_updates_engagement_and_never_duplicates() {
+    let mut tables = Vec::new();
+    for copy in [false, true] {
+        tables.push(rescrape(copy).await);
+    }
+    assert_eq!(
+        tables[0], tables[1],
+        "the COPY path stores what the upsert stores"
+    );
+}
+
+async fn rescrape(copy: bool) -> Vec<String> {
     let test_db = TestDb::new().await;
-    let client = test_db.pool.get().await.unwrap();
+    let mut client = test_db.pool.get().await.unwrap();
     let rows = vec![
         row(
             "t3_a",
@@ -76,11 +102,20 @@ async fn a_rescrape_updates_engagement_and_never_duplicates() {
             "2021-01-11T15:05:00Z",
         ),
         row("t3_c", None, &[], 0.0, 1, "2021-01-11T15:10:00Z"),
+        // Out of the columns' ranges: clamped the same way on both paths.
+        row(
+            "t1_d",
+            Some("x"),
+            &["TSLA"],
+            1.5,
+            1 << 40,
+            "2021-01-11T15:20:00Z",
+        ),
     ];
-    let first = reddit_store::upsert_items(&**client, &rows).await.unwrap();
-    assert_eq!((first.inserted, first.updated), (3, 0));
+    let first = write(&mut client, &rows, copy).await;
+    assert_eq!((first.inserted, first.updated), (4, 0));
     let before = fingerprint(&client, "reddit_posts").await;
-    let again = reddit_store::upsert_items(&**client, &rows).await.unwrap();
+    let again = write(&mut client, &rows, copy).await;
     assert_eq!((again.inserted, again.updated), (0, 0));
     assert_eq!(fingerprint(&client, "reddit_posts").await, before);
 
@@ -90,9 +125,7 @@ async fn a_rescrape_updates_engagement_and_never_duplicates() {
     let mut latest = later.clone();
     latest.score = 300;
     latest.num_comments = 40;
-    let third = reddit_store::upsert_items(&**client, &[later, latest])
-        .await
-        .unwrap();
+    let third = write(&mut client, &[later, latest], copy).await;
     assert_eq!((third.inserted, third.updated), (0, 1));
     let stored = client
         .query_one("SELECT count(*), max(score), max(num_comments) FROM reddit_posts WHERE post_id = 't3_a'", &[])
@@ -125,6 +158,18 @@ async fn a_rescrape_updates_engagement_and_never_duplicates() {
         .unwrap()
         .get(0);
     assert!(empty.is_empty());
+    client
+        .query(
+            "SELECT row(post_id, parent_id, link_id, title, text, subreddit, tickers, \
+             sentiment_score, score, num_comments, upvote_ratio, url, author, post_type, source, \
+             created_at)::text FROM reddit_posts ORDER BY post_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 #[tokio::test]

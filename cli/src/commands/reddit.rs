@@ -37,7 +37,8 @@ pub async fn scrape(at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
 /// plain or zstd) streamed into `reddit_posts`, scored on the same path as scraped items,
 /// then the daily aggregates of the days they cover.
 pub async fn import(files: &[PathBuf]) -> anyhow::Result<()> {
-    let database = DatabaseConfig::from_env(&ProcessEnv)?;
+    // COPY: the direct URL (DATABASE_DIRECT_URL), never the pooler.
+    let database = DatabaseConfig::bulk_from_env(&ProcessEnv)?;
     let pool = db::connect_pool(&database)?;
     let summary = import_files(&pool, files).await?;
     for file in &summary.files {

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::GenericClient;
 
@@ -53,8 +54,21 @@ pub struct RedditRow {
 
 const CHUNK_ROWS: usize = 2_000;
 
-const UPSERT_SQL: &str = "\
-INSERT INTO reddit_posts AS r (post_id, parent_id, link_id, title, text, subreddit, tickers,
+/// The conflict clause of both upserts: a known item only has its engagement refreshed,
+/// and only when it changed.
+macro_rules! reddit_on_conflict {
+    () => {
+        "ON CONFLICT (post_id) DO UPDATE SET
+    score = EXCLUDED.score, num_comments = EXCLUDED.num_comments,
+    upvote_ratio = EXCLUDED.upvote_ratio, scraped_at = now()
+WHERE (r.score, r.num_comments, r.upvote_ratio)
+      IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.num_comments, EXCLUDED.upvote_ratio)
+"
+    };
+}
+
+const UPSERT_SQL: &str = concat!(
+    "INSERT INTO reddit_posts AS r (post_id, parent_id, link_id, title, text, subreddit, tickers,
     sentiment_score, score, num_comments, upvote_ratio, url, author, post_type, source, created_at)
 SELECT u.post_id, u.parent_id, u.link_id, u.title, u.text, u.subreddit,
        CASE WHEN u.tickers = '' THEN '{}'::varchar[] ELSE string_to_array(u.tickers, ',')::varchar[] END,
@@ -65,12 +79,139 @@ FROM UNNEST($1::varchar[], $2::varchar[], $3::varchar[], $4::text[], $5::text[],
             $13::varchar[], $14::varchar[], $15::varchar[], $16::timestamptz[])
      AS u(post_id, parent_id, link_id, title, text, subreddit, tickers, sentiment_score, score,
           num_comments, upvote_ratio, url, author, post_type, source, created_at)
-ON CONFLICT (post_id) DO UPDATE SET
-    score = EXCLUDED.score, num_comments = EXCLUDED.num_comments,
-    upvote_ratio = EXCLUDED.upvote_ratio, scraped_at = now()
-WHERE (r.score, r.num_comments, r.upvote_ratio)
-      IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.num_comments, EXCLUDED.upvote_ratio)
-RETURNING (xmax = 0) AS inserted";
+",
+    reddit_on_conflict!(),
+    "RETURNING (xmax = 0) AS inserted"
+);
+
+/// The staging table of [`copy_upsert_items`]: the inserted columns, no constraint, no
+/// index, dropped at commit.
+const STAGING_SQL: &str = "\
+CREATE TEMP TABLE reddit_posts_staging (post_id varchar(20), parent_id varchar(20),
+    link_id varchar(20), title text, text text, subreddit varchar(50), tickers varchar(10)[],
+    sentiment_score float8, score int4, num_comments int4, upvote_ratio float8, url text,
+    author varchar(50), post_type varchar(20), source varchar(40), created_at timestamptz)
+    ON COMMIT DROP";
+
+/// The columns of `reddit_posts` a COPY writes, in order.
+pub const COPY_COLUMNS: &str = "post_id, parent_id, link_id, title, text, subreddit, tickers, \
+    sentiment_score, score, num_comments, upvote_ratio, url, author, post_type, source, created_at";
+
+/// The column types of [`COPY_COLUMNS`], for a binary COPY.
+pub const COPY_TYPES: [Type; 16] = [
+    Type::VARCHAR,
+    Type::VARCHAR,
+    Type::VARCHAR,
+    Type::TEXT,
+    Type::TEXT,
+    Type::VARCHAR,
+    Type::VARCHAR_ARRAY,
+    Type::FLOAT8,
+    Type::INT4,
+    Type::INT4,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::VARCHAR,
+    Type::VARCHAR,
+    Type::VARCHAR,
+    Type::TIMESTAMPTZ,
+];
+
+const UPSERT_FROM_STAGING_SQL: &str = concat!(
+    "WITH written AS (
+INSERT INTO reddit_posts AS r (post_id, parent_id, link_id, title, text, subreddit, tickers,
+    sentiment_score, score, num_comments, upvote_ratio, url, author, post_type, source, created_at)
+SELECT * FROM reddit_posts_staging ORDER BY post_id
+",
+    reddit_on_conflict!(),
+    "RETURNING (xmax = 0) AS inserted)
+SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM written"
+);
+
+/// The last row of each `post_id`, sorted by it: ON CONFLICT cannot touch one row twice
+/// in a statement.
+fn last_of_each(rows: &[RedditRow]) -> Vec<&RedditRow> {
+    let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(&r.post_id, i);
+    }
+    let mut unique: Vec<&RedditRow> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(r.post_id.as_str()) == Some(i))
+        .map(|(_, r)| r)
+        .collect();
+    unique.sort_by(|a, b| a.post_id.cmp(&b.post_id));
+    unique
+}
+
+/// Writes one row in [`COPY_TYPES`] order to a binary COPY (the values the UNNEST upsert
+/// writes: sentiment clamped to [-1, 1], counts to i32).
+pub async fn copy_row(
+    writer: std::pin::Pin<&mut BinaryCopyInWriter>,
+    r: &RedditRow,
+) -> Result<(), tokio_postgres::Error> {
+    writer
+        .write(&[
+            &r.post_id,
+            &r.parent_id,
+            &r.link_id,
+            &r.title,
+            &r.text,
+            &r.subreddit,
+            &r.tickers,
+            &r.sentiment_score.clamp(-1.0, 1.0),
+            &clamp_i32(r.score),
+            &clamp_i32(r.num_comments),
+            &r.upvote_ratio,
+            &r.url,
+            &r.author,
+            &r.post_type.as_str(),
+            &r.source,
+            &r.created_at,
+        ])
+        .await
+}
+
+/// The bulk path of [`upsert_items`] (imports): the rows go into a temporary staging
+/// table by binary COPY, then into `reddit_posts` by one set-based upsert with the same
+/// conflict rule, so a re-import changes nothing. Rows with the same `post_id` keep the
+/// last. Over the direct URL only (COPY prepares a named statement); `tx` must be a
+/// transaction: the staging table is dropped at its commit.
+#[tracing::instrument(skip(tx, rows), fields(rows = rows.len()))]
+pub async fn copy_upsert_items(
+    tx: &tokio_postgres::Transaction<'_>,
+    rows: &[RedditRow],
+) -> Result<UpsertCounts, DbError> {
+    tx.batch_execute(STAGING_SQL)
+        .await
+        .context("create the reddit_posts staging table")?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY reddit_posts_staging ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .context("COPY into the staging table")?;
+    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    futures::pin_mut!(writer);
+    for row in last_of_each(rows) {
+        copy_row(writer.as_mut(), row)
+            .await
+            .context("COPY into the staging table")?;
+    }
+    writer
+        .finish()
+        .await
+        .context("COPY into the staging table")?;
+    let counts = tx
+        .query_typed(UPSERT_FROM_STAGING_SQL, &[])
+        .await
+        .context("upsert reddit_posts from the staging table")?;
+    Ok(UpsertCounts {
+        inserted: counts[0].get::<_, i64>(0) as u64,
+        updated: counts[0].get::<_, i64>(1) as u64,
+    })
+}
 
 fn clamp_i32(v: i64) -> i32 {
     v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
@@ -83,18 +224,7 @@ pub async fn upsert_items(
     client: &impl GenericClient,
     rows: &[RedditRow],
 ) -> Result<UpsertCounts, DbError> {
-    // ON CONFLICT cannot touch one row twice in a statement: keep the last of duplicates.
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        last.insert(&r.post_id, i);
-    }
-    let mut unique: Vec<&RedditRow> = rows
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| last.get(r.post_id.as_str()) == Some(i))
-        .map(|(_, r)| r)
-        .collect();
-    unique.sort_by(|a, b| a.post_id.cmp(&b.post_id));
+    let unique = last_of_each(rows);
 
     let mut counts = UpsertCounts::default();
     for chunk in unique.chunks(CHUNK_ROWS) {

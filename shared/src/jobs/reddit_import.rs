@@ -1,6 +1,8 @@
 //! `tft import-reddit FILE...`: historical dumps into `reddit_posts`, streamed (one batch
-//! of items in memory at a time), scored on the same path as scraped items, then the
-//! daily aggregates of the trading days they cover.
+//! of items in memory at a time), scored on the same path as scraped items, written by
+//! binary COPY into a staging table and one set-based upsert
+//! (`reddit_store::copy_upsert_items`, over the direct URL), then the daily aggregates of
+//! the trading days they cover.
 //!
 //! Duplicates: an item is keyed by its Reddit fullname (or the stable synthetic id of the
 //! formats without one), so the same item in two files or twice in one is one row, and a
@@ -19,8 +21,8 @@ use crate::core::calendar::new_york_date;
 use crate::jobs::daily_sentiment::{recompute_days, trading_days};
 use crate::jobs::reddit_rows::score_item;
 
-/// Items scored and written per transaction.
-pub const BATCH_ITEMS: usize = 5_000;
+/// Items scored and written per transaction (one COPY and one upsert).
+pub const BATCH_ITEMS: usize = 20_000;
 
 /// What one file gave.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -66,7 +68,7 @@ async fn write_batch(
     file.with_tickers += rows.iter().filter(|r| !r.tickers.is_empty()).count() as u64;
     let mut client = pool.get().await?;
     let tx = db::begin(&mut client, pool.statement_timeout()).await?;
-    let counts = reddit_store::upsert_items(&*tx, &rows).await?;
+    let counts = reddit_store::copy_upsert_items(&tx, &rows).await?;
     tx.commit().await.context("commit the import")?;
     file.inserted += counts.inserted;
     file.updated += counts.updated;
