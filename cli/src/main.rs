@@ -113,6 +113,10 @@ enum Command {
         #[arg(long)]
         csv: PathBuf,
     },
+    /// Time the imports' COPY + upsert path against a plain binary COPY (used by
+    /// tools/bench/copy_import.sh; empties stock_prices and reddit_posts).
+    #[command(hide = true)]
+    BenchCopy(commands::bench_copy::BenchCopyArgs),
     /// Time the indicator computation over a directory of CSVs (used by tools/bench).
     #[command(hide = true)]
     BenchIndicators {
@@ -181,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
             commands::indicators::run(&csv, &mut out)
                 .with_context(|| format!("computing indicators for {}", csv.display()))
         }
+        Command::BenchCopy(args) => commands::bench_copy::run(args).await,
         Command::BenchIndicators { dir } => {
             let result = commands::indicators::bench(&dir)?;
             println!("{result}");

@@ -1,4 +1,5 @@
 pub mod backtest;
+pub mod bench_copy;
 pub mod daily;
 pub mod features;
 pub mod indicators;

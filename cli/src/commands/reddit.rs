@@ -12,7 +12,7 @@ use shared::adapters::reddit::RedditClient;
 use shared::adapters::reddit_archive::{ArchiveFormat, Compression, ReadStats, SkipReason};
 use shared::config::{Config, DatabaseConfig, ProcessEnv};
 use shared::jobs::daily_sentiment::{recompute_days, trading_days};
-use shared::jobs::reddit_import::import_files;
+use shared::jobs::reddit_import::{import_files_with_progress, ImportProgress};
 use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
 use shared::jobs::sentiment_file::{build, BuildOptions, Progress};
 
@@ -40,7 +40,15 @@ pub async fn import(files: &[PathBuf]) -> anyhow::Result<()> {
     // COPY: the direct URL (DATABASE_DIRECT_URL), never the pooler.
     let database = DatabaseConfig::bulk_from_env(&ProcessEnv)?;
     let pool = db::connect_pool(&database)?;
-    let summary = import_files(&pool, files).await?;
+    let bar = items_bar(false);
+    let progress_bar = bar.clone();
+    let result = import_files_with_progress(&pool, files, &mut move |p: ImportProgress| {
+        progress_bar.set_position(p.items);
+        progress_bar.set_message(reached(p.with_tickers, p.reached));
+    })
+    .await;
+    bar.finish_and_clear();
+    let summary = result?;
     for file in &summary.files {
         print_file(
             &file.path,
@@ -128,19 +136,7 @@ pub fn sentiment_file(
     let partial = out.with_extension("partial");
     let file = std::fs::File::create(&partial)
         .with_context(|| format!("creating {}", partial.display()))?;
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new_spinner();
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {human_pos} items ({per_sec}), {msg}, {elapsed}",
-            )
-            .expect("valid template"),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        bar
-    };
+    let bar = items_bar(quiet);
     let result = build(
         files,
         std::io::BufWriter::new(file),
@@ -180,4 +176,25 @@ pub fn sentiment_file(
         summary.largest_week_items,
     );
     Ok(())
+}
+
+/// A spinner counting items, with items/s and the date reached.
+fn items_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {human_pos} items ({per_sec}), {msg}, {elapsed}")
+            .expect("valid template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+fn reached(with_tickers: u64, at: Option<DateTime<Utc>>) -> String {
+    format!(
+        "{with_tickers} with tickers, reached {}",
+        at.map_or("-".to_string(), |t| t.date_naive().to_string())
+    )
 }

@@ -79,6 +79,29 @@ async fn write_batch(
 /// A file that cannot be opened (unknown format, unreadable) is an error; a bad line in
 /// a file is counted and reported in its [`ReadStats`], and the rest still imports.
 pub async fn import_files(pool: &Pool, files: &[PathBuf]) -> anyhow::Result<ImportSummary> {
+    import_files_with_progress(pool, files, &mut |_| {}).await
+}
+
+/// Progress of an import, after each written batch.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportProgress {
+    pub items: u64,
+    pub with_tickers: u64,
+    /// The newest creation time written so far.
+    pub reached: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// [`import_files`], reporting progress after each batch.
+pub async fn import_files_with_progress(
+    pool: &Pool,
+    files: &[PathBuf],
+    progress: &mut (dyn FnMut(ImportProgress) + Send),
+) -> anyhow::Result<ImportSummary> {
+    let mut done = ImportProgress {
+        items: 0,
+        with_tickers: 0,
+        reached: None,
+    };
     let mut summary = ImportSummary {
         files: Vec::with_capacity(files.len()),
         first_day: None,
@@ -106,15 +129,20 @@ pub async fn import_files(pool: &Pool, files: &[PathBuf]) -> anyhow::Result<Impo
                 summary.first_day = Some(summary.first_day.map_or(day, |f| f.min(day)));
                 summary.last_day = Some(summary.last_day.map_or(day, |l| l.max(day)));
             }
-            let done = item.is_none();
+            let finished = item.is_none();
             batch.extend(item);
-            if batch.len() >= BATCH_ITEMS || (done && !batch.is_empty()) {
+            if batch.len() >= BATCH_ITEMS || (finished && !batch.is_empty()) {
+                let before = file.with_tickers;
                 write_batch(pool, &batch, &source, &mut file)
                     .await
                     .with_context(|| format!("import {}", path.display()))?;
+                done.items += batch.len() as u64;
+                done.with_tickers += file.with_tickers - before;
+                done.reached = done.reached.max(batch.iter().map(|i| i.created_utc).max());
+                progress(done);
                 batch.clear();
             }
-            if done {
+            if finished {
                 break;
             }
         }
