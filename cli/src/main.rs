@@ -73,6 +73,9 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Load a daily sentiment file (`tft sentiment-file`) into ticker_sentiment_daily: the
+    /// trading days it holds replace the stored aggregate of those days.
+    ImportSentiment { file: PathBuf },
     /// Recompute the stored daily per-ticker sentiment for a range of trading days.
     SentimentDaily {
         #[arg(long)]
@@ -172,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
             }
             commands::reddit::sentiment_file(&files, &out, &options, quiet)
         }
+        Command::ImportSentiment { file } => commands::reddit::import_daily(&file).await,
         Command::SentimentDaily { from, to } => commands::reddit::recompute(from, to).await,
         Command::Features { command } => commands::features::run(command).await,
         Command::Models { command } => commands::models::run(command).await,

@@ -213,3 +213,51 @@ async fn the_daily_sentiment_file_equals_the_imported_daily_aggregate() {
     assert!(from_db.values().map(Vec::len).sum::<usize>() > 100);
     assert_eq!(from_file, from_db);
 }
+
+/// `tft import-sentiment`: the daily file alone gives the database the aggregate that
+/// importing the items would have computed; a re-import changes nothing; a bad file
+/// writes nothing.
+#[tokio::test]
+async fn a_daily_sentiment_file_loads_the_aggregate_without_the_items() {
+    use shared::jobs::daily_sentiment::import_daily_file;
+    use shared::jobs::sentiment_file::{build, BuildOptions};
+
+    let (items, daily) = (TestDb::new().await, TestDb::new().await);
+    let files = archives(&[
+        "submissions.ndjson",
+        "comments.ndjson",
+        "kaggle_wsb_posts.csv",
+    ]);
+    import_files(&items.pool, &files).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("daily.csv");
+    build(
+        &files,
+        std::fs::File::create(&path).unwrap(),
+        &BuildOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+
+    let first = import_daily_file(&daily.pool, &path).await.unwrap();
+    assert!(
+        first.rows >= 4 && first.changed == first.rows as u64,
+        "{first:?}"
+    );
+    assert_eq!(daily_aggregate(&daily).await, daily_aggregate(&items).await);
+    let before = fingerprint(&daily, "ticker_sentiment_daily").await;
+    let again = import_daily_file(&daily.pool, &path).await.unwrap();
+    assert_eq!(again.changed, 0);
+    assert_eq!(fingerprint(&daily, "ticker_sentiment_daily").await, before);
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, format!("{text}2021-02-01,GME,0,1,1,0.1,0.1,0.5\n")).unwrap();
+    let err = import_daily_file(&daily.pool, &bad).await.unwrap_err();
+    let last_line = text.lines().count() + 1;
+    assert!(
+        format!("{err:#}").contains(&format!("bad.csv:{last_line}: mentions is 0")),
+        "{err:#}"
+    );
+    assert_eq!(fingerprint(&daily, "ticker_sentiment_daily").await, before);
+}

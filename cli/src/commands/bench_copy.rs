@@ -116,7 +116,10 @@ fn reddit_rows(files: &[PathBuf], n: usize) -> anyhow::Result<Vec<RedditRow>> {
 
 async fn truncate(pool: &Pool, table: &str) -> anyhow::Result<()> {
     let client = pool.get().await?;
-    for statement in [format!("TRUNCATE {table}"), format!("VACUUM ANALYZE {table}")] {
+    for statement in [
+        format!("TRUNCATE {table}"),
+        format!("VACUUM ANALYZE {table}"),
+    ] {
         client
             .batch_execute(&statement)
             .await

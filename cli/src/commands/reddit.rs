@@ -11,7 +11,7 @@ use shared::adapters::db;
 use shared::adapters::reddit::RedditClient;
 use shared::adapters::reddit_archive::{ArchiveFormat, Compression, ReadStats, SkipReason};
 use shared::config::{Config, DatabaseConfig, ProcessEnv};
-use shared::jobs::daily_sentiment::{recompute_days, trading_days};
+use shared::jobs::daily_sentiment::{import_daily_file, recompute_days, trading_days};
 use shared::jobs::reddit_import::{import_files_with_progress, ImportProgress};
 use shared::jobs::scrape_reddit::{RedditConfig, ScrapeReddit};
 use shared::jobs::sentiment_file::{build, BuildOptions, Progress};
@@ -197,4 +197,20 @@ fn reached(with_tickers: u64, at: Option<DateTime<Utc>>) -> String {
         "{with_tickers} with tickers, reached {}",
         at.map_or("-".to_string(), |t| t.date_naive().to_string())
     )
+}
+
+/// `tft import-sentiment FILE`: a daily sentiment file into `ticker_sentiment_daily` (the
+/// days it holds replace the stored ones), without the items behind it.
+pub async fn import_daily(path: &Path) -> anyhow::Result<()> {
+    let database = DatabaseConfig::from_env(&ProcessEnv)?;
+    let pool = db::connect_pool(&database)?;
+    let done = import_daily_file(&pool, path).await?;
+    println!(
+        "{}: {} rows over {} trading days, {} rows changed",
+        path.display(),
+        done.rows,
+        done.trading_days,
+        done.changed
+    );
+    Ok(())
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use crate::core::features::DailySentiment;
-use crate::core::mention_sentiment::TickerSentiment;
+use crate::core::mention_sentiment::{SentimentWindow, TickerSentiment};
 
 /// The header, in column order.
 pub const HEADER: [&str; 8] = [
@@ -117,6 +117,42 @@ pub fn read(path: &Path) -> Result<DailySentimentTable, SentimentFileError> {
 
 /// [`read`] over any reader; `name` is used in errors.
 pub fn parse(input: impl Read, name: &str) -> Result<DailySentimentTable, SentimentFileError> {
+    let mut table = DailySentimentTable::new();
+    for (line, row) in parse_rows(input, name)? {
+        let days = table.entry(row.ticker.clone()).or_default();
+        if let Some(last) = days.last() {
+            if last.trading_date >= row.trading_date {
+                return Err(SentimentFileError::Row {
+                    name: name.to_string(),
+                    line,
+                    message: format!(
+                        "{} comes after {} for this ticker: the file must be sorted by trading \
+                         day and hold one row per (ticker, day)",
+                        row.trading_date, last.trading_date
+                    ),
+                });
+            }
+        }
+        days.push(DailySentiment::from(&row));
+    }
+    Ok(table)
+}
+
+/// Every row of a daily sentiment file in full (with its line), its window derived from
+/// the trading day: what the database's `ticker_sentiment_daily` stores.
+pub fn read_rows(path: &Path) -> Result<Vec<(u64, TickerSentiment)>, SentimentFileError> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| SentimentFileError::Io {
+        name: name.clone(),
+        source,
+    })?;
+    parse_rows(file, &name)
+}
+
+fn parse_rows(
+    input: impl Read,
+    name: &str,
+) -> Result<Vec<(u64, TickerSentiment)>, SentimentFileError> {
     let mut reader = csv::ReaderBuilder::new().from_reader(input);
     let header = reader
         .headers()
@@ -133,42 +169,27 @@ pub fn parse(input: impl Read, name: &str) -> Result<DailySentimentTable, Sentim
             found: header.iter().collect::<Vec<_>>().join(","),
         });
     }
-    let mut table = DailySentimentTable::new();
+    let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line();
-        let more = reader
-            .read_record(&mut record)
-            .map_err(|e| SentimentFileError::Row {
-                name: name.to_string(),
-                line,
-                message: e.to_string(),
-            })?;
-        if !more {
-            break;
-        }
         let row_error = |message: String| SentimentFileError::Row {
             name: name.to_string(),
             line,
             message,
         };
-        let (ticker, day) = parse_row(&record).map_err(row_error)?;
-        let days = table.entry(ticker).or_default();
-        if let Some(last) = days.last() {
-            if last.trading_date >= day.trading_date {
-                return Err(row_error(format!(
-                    "{} comes after {} for this ticker: the file must be sorted by trading day \
-                     and hold one row per (ticker, day)",
-                    day.trading_date, last.trading_date
-                )));
-            }
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| row_error(e.to_string()))?;
+        if !more {
+            break;
         }
-        days.push(day);
+        rows.push((line, parse_row(&record).map_err(row_error)?));
     }
-    Ok(table)
+    Ok(rows)
 }
 
-fn parse_row(record: &csv::StringRecord) -> Result<(String, DailySentiment), String> {
+fn parse_row(record: &csv::StringRecord) -> Result<TickerSentiment, String> {
     let field = |i: usize| record.get(i).unwrap_or("");
     let number = |i: usize| -> Result<f64, String> {
         let raw = field(i);
@@ -192,23 +213,26 @@ fn parse_row(record: &csv::StringRecord) -> Result<(String, DailySentiment), Str
     let trading_date = NaiveDate::parse_from_str(field(0), "%Y-%m-%d")
         .map_err(|_| format!("trading_date is not YYYY-MM-DD: {:?}", field(0)))?;
     let ticker = field(1).trim().to_uppercase();
-    if ticker.is_empty() {
-        return Err("empty ticker".into());
+    if ticker.is_empty() || ticker.len() > 10 {
+        return Err(format!("ticker must be 1-10 characters: {:?}", field(1)));
     }
     let mentions = count(2)?;
     if mentions == 0 {
         return Err("mentions is 0: a day nobody mentioned the ticker has no row".into());
     }
-    count(3)?;
-    count(4)?;
-    let day = DailySentiment {
+    let window = SentimentWindow::for_trading_date(trading_date);
+    Ok(TickerSentiment {
+        ticker,
         trading_date,
+        window_start: window.start,
+        cutoff_at: window.cutoff,
         mentions,
+        items: count(3)?,
+        unique_authors: count(4)?,
         mean_sentiment: number(5)?,
         weighted_sentiment: number(6)?,
         bullish_share: number(7)?,
-    };
-    Ok((ticker, day))
+    })
 }
 
 /// The rows of `table` with `from <= trading_date <= to` (what a backtest of that span

@@ -129,3 +129,53 @@ mod tests {
         assert_eq!(trading_days(d(1), d(5)), [d(4), d(5)]);
     }
 }
+
+/// What `tft import-sentiment` did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DailyFileImport {
+    pub rows: usize,
+    pub trading_days: usize,
+    /// Rows written or removed (0 on a re-import).
+    pub changed: u64,
+}
+
+/// Trading days per transaction of [`import_daily_file`].
+const DAYS_PER_TRANSACTION: usize = 100;
+
+/// Loads a daily sentiment file (`tft sentiment-file`) into `ticker_sentiment_daily`:
+/// each trading day the file holds replaces the stored aggregate of that day, so the
+/// database can hold a decade of daily sentiment without the items behind it. The whole
+/// file is read and checked first: a bad row writes nothing.
+#[tracing::instrument(skip(pool))]
+pub async fn import_daily_file(
+    pool: &Pool,
+    path: &std::path::Path,
+) -> anyhow::Result<DailyFileImport> {
+    let rows = crate::adapters::sentiment_csv::read_rows(path)?;
+    let mut by_day: std::collections::BTreeMap<NaiveDate, Vec<_>> = Default::default();
+    for (_, row) in rows.iter() {
+        by_day
+            .entry(row.trading_date)
+            .or_default()
+            .push(row.clone());
+    }
+    let mut done = DailyFileImport {
+        rows: rows.len(),
+        trading_days: by_day.len(),
+        changed: 0,
+    };
+    let days: Vec<_> = by_day.into_iter().collect();
+    let mut client = pool.get().await?;
+    for chunk in days.chunks(DAYS_PER_TRANSACTION) {
+        let tx = db::begin(&mut client, pool.statement_timeout())
+            .await
+            .context("begin the daily sentiment import")?;
+        for (day, rows) in chunk {
+            done.changed += reddit_store::replace_daily_sentiment(&*tx, *day, rows).await?;
+        }
+        tx.commit()
+            .await
+            .context("commit the daily sentiment import")?;
+    }
+    Ok(done)
+}
