@@ -54,6 +54,14 @@ enum Command {
     ImportReddit {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Subreddits kept (the monthly Pushshift dumps hold all of Reddit); `all` keeps
+        /// every item.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "wallstreetbets,stocks,investing"
+        )]
+        subreddits: Vec<String>,
     },
     /// Score Reddit archives (Pushshift NDJSON plain or .zst, the CSV exports) once into a
     /// daily sentiment file that `tft backtest` and `tft features export` read with
@@ -69,6 +77,14 @@ enum Command {
         /// Where scored mentions are spilled by week (default: the temporary directory).
         #[arg(long)]
         spill_dir: Option<PathBuf>,
+        /// Subreddits kept (the monthly Pushshift dumps hold all of Reddit); `all` keeps
+        /// every item.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "wallstreetbets,stocks,investing"
+        )]
+        subreddits: Vec<String>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -158,16 +174,20 @@ async fn main() -> anyhow::Result<()> {
             date,
         } => commands::run::backfill(years, tickers, date).await,
         Command::ImportPrices { dir, quiet } => commands::prices::import(&dir, quiet).await,
-        Command::ImportReddit { files } => commands::reddit::import(&files).await,
+        Command::ImportReddit { files, subreddits } => {
+            commands::reddit::import(&files, &subreddits).await
+        }
         Command::SentimentFile {
             files,
             out,
             workers,
             spill_dir,
+            subreddits,
             quiet,
         } => {
             let mut options = shared::jobs::sentiment_file::BuildOptions {
                 spill_dir,
+                subreddits: commands::reddit::subreddit_filter(&subreddits),
                 ..Default::default()
             };
             if let Some(n) = workers {

@@ -36,16 +36,22 @@ pub async fn scrape(at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
 /// `tft import-reddit FILE...`: historical dumps (any format `reddit_archive.rs` knows,
 /// plain or zstd) streamed into `reddit_posts`, scored on the same path as scraped items,
 /// then the daily aggregates of the days they cover.
-pub async fn import(files: &[PathBuf]) -> anyhow::Result<()> {
+pub async fn import(files: &[PathBuf], subreddits: &[String]) -> anyhow::Result<()> {
     // COPY: the direct URL (DATABASE_DIRECT_URL), never the pooler.
     let database = DatabaseConfig::bulk_from_env(&ProcessEnv)?;
     let pool = db::connect_pool(&database)?;
     let bar = items_bar(false);
     let progress_bar = bar.clone();
-    let result = import_files_with_progress(&pool, files, &mut move |p: ImportProgress| {
-        progress_bar.set_position(p.items);
-        progress_bar.set_message(reached(p.with_tickers, p.reached));
-    })
+    let keep = subreddit_filter(subreddits);
+    let result = import_files_with_progress(
+        &pool,
+        files,
+        keep.as_deref(),
+        &mut move |p: ImportProgress| {
+            progress_bar.set_position(p.items);
+            progress_bar.set_message(reached(p.with_tickers, p.reached));
+        },
+    )
     .await;
     bar.finish_and_clear();
     let summary = result?;
@@ -213,4 +219,9 @@ pub async fn import_daily(path: &Path) -> anyhow::Result<()> {
         done.changed
     );
     Ok(())
+}
+
+/// The subreddits kept from the archives: the list given, or every one for `all`.
+pub fn subreddit_filter(list: &[String]) -> Option<Vec<String>> {
+    (!list.iter().any(|s| s.eq_ignore_ascii_case("all"))).then(|| list.to_vec())
 }

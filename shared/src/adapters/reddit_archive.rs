@@ -139,6 +139,9 @@ pub enum SkipReason {
     /// The cut end of a file: a last line without its newline that does not parse, or a
     /// compressed stream or file that ends mid-way (reported with its line).
     Truncated,
+    /// From a subreddit outside the ones asked for (the monthly Pushshift dumps hold all
+    /// of Reddit).
+    OtherSubreddit,
 }
 
 impl SkipReason {
@@ -149,6 +152,7 @@ impl SkipReason {
             Self::NoTime => "no_time",
             Self::Malformed => "malformed",
             Self::Truncated => "truncated",
+            Self::OtherSubreddit => "other_subreddit",
         }
     }
 }
@@ -252,6 +256,8 @@ pub struct ArchiveReader<'a> {
     source: Source<'a>,
     stats: ReadStats,
     finished: bool,
+    /// Lower-case subreddit names to keep; `None`: every item.
+    subreddits: Option<Vec<String>>,
 }
 
 enum Source<'a> {
@@ -366,6 +372,7 @@ impl<'a> ArchiveReader<'a> {
             source,
             stats: ReadStats::default(),
             finished: false,
+            subreddits: None,
         })
     }
 
@@ -391,6 +398,33 @@ impl Iterator for ArchiveReader<'_> {
     type Item = RedditItem;
 
     fn next(&mut self) -> Option<RedditItem> {
+        loop {
+            let item = self.next_any()?;
+            match &self.subreddits {
+                Some(keep) if !keep.iter().any(|s| s.eq_ignore_ascii_case(&item.subreddit)) => {
+                    self.stats.items -= 1;
+                    self.stats.skip(SkipReason::OtherSubreddit);
+                }
+                _ => return Some(item),
+            }
+        }
+    }
+}
+
+impl ArchiveReader<'_> {
+    /// Keeps only the items of these subreddits (any case, with or without `r/`); the
+    /// others are counted as skipped (`other_subreddit`).
+    pub fn only_subreddits(mut self, subreddits: &[String]) -> Self {
+        self.subreddits = Some(
+            subreddits
+                .iter()
+                .map(|s| s.trim().trim_start_matches("r/").to_ascii_lowercase())
+                .collect(),
+        );
+        self
+    }
+
+    fn next_any(&mut self) -> Option<RedditItem> {
         if self.finished {
             return None;
         }
@@ -1149,6 +1183,27 @@ mod tests {
         assert!(
             err.contains("comments.ndjson:4: not a Pushshift JSON document"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn items_of_other_subreddits_are_counted_and_skipped_when_asked() {
+        let (all, _) = read_all("submissions.ndjson");
+        let mut reader = ArchiveReader::open(&fixture("submissions.ndjson"))
+            .unwrap()
+            .only_subreddits(&["r/WallStreetBets".to_string()]);
+        let kept: Vec<RedditItem> = reader.by_ref().collect();
+        let others = all
+            .iter()
+            .filter(|i| i.subreddit != "wallstreetbets")
+            .count();
+        assert!(others > 0 && !kept.is_empty());
+        assert_eq!(kept.len() + others, all.len());
+        assert!(kept.iter().all(|i| i.subreddit == "wallstreetbets"));
+        assert_eq!(reader.stats().items, kept.len() as u64);
+        assert_eq!(
+            reader.stats().skipped.get(&SkipReason::OtherSubreddit),
+            Some(&(others as u64))
         );
     }
 

@@ -79,7 +79,7 @@ async fn write_batch(
 /// A file that cannot be opened (unknown format, unreadable) is an error; a bad line in
 /// a file is counted and reported in its [`ReadStats`], and the rest still imports.
 pub async fn import_files(pool: &Pool, files: &[PathBuf]) -> anyhow::Result<ImportSummary> {
-    import_files_with_progress(pool, files, &mut |_| {}).await
+    import_files_with_progress(pool, files, None, &mut |_| {}).await
 }
 
 /// Progress of an import, after each written batch.
@@ -91,10 +91,12 @@ pub struct ImportProgress {
     pub reached: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// [`import_files`], reporting progress after each batch.
+/// [`import_files`], keeping only the items of `subreddits` (when given) and reporting
+/// progress after each batch.
 pub async fn import_files_with_progress(
     pool: &Pool,
     files: &[PathBuf],
+    subreddits: Option<&[String]>,
     progress: &mut (dyn FnMut(ImportProgress) + Send),
 ) -> anyhow::Result<ImportSummary> {
     let mut done = ImportProgress {
@@ -111,6 +113,9 @@ pub async fn import_files_with_progress(
     };
     for path in files {
         let mut reader = ArchiveReader::open(path)?;
+        if let Some(keep) = subreddits {
+            reader = reader.only_subreddits(keep);
+        }
         let source = source_of(path);
         let mut file = FileImport {
             path: path.clone(),

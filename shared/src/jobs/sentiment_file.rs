@@ -54,6 +54,8 @@ pub struct BuildOptions {
     pub workers: usize,
     /// Where the week files go (default: the system's temporary directory).
     pub spill_dir: Option<PathBuf>,
+    /// The subreddits kept (`None`: all); the others are counted as skipped.
+    pub subreddits: Option<Vec<String>>,
 }
 
 impl Default for BuildOptions {
@@ -61,6 +63,7 @@ impl Default for BuildOptions {
         Self {
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             spill_dir: None,
+            subreddits: None,
         }
     }
 }
@@ -128,7 +131,14 @@ pub fn build(
     // Open every file first: an unknown format is an error before hours of scoring.
     let readers = files
         .iter()
-        .map(|p| ArchiveReader::open(p).with_context(|| format!("opening {}", p.display())))
+        .map(|p| {
+            let reader =
+                ArchiveReader::open(p).with_context(|| format!("opening {}", p.display()))?;
+            Ok(match &options.subreddits {
+                Some(keep) => reader.only_subreddits(keep),
+                None => reader,
+            })
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let dir = match &options.spill_dir {
         Some(d) => tempfile::Builder::new()
@@ -549,7 +559,7 @@ mod tests {
         let mut calls = 0;
         let options = BuildOptions {
             workers,
-            spill_dir: None,
+            ..Default::default()
         };
         let summary = build(files, &mut out, &options, &mut |_| calls += 1).unwrap();
         assert!(calls > 0);
