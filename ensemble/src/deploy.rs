@@ -141,8 +141,8 @@ fn location_id(store: &ModelStore) -> String {
 
 /// `Custom::ModelBundle`. Create and Update: upload the shipped bundle (verified before a
 /// byte is written: every file's sha256, the feature schema, classes and weights), then
-/// make it current only if the store has no `current` pointer (read back and verified
-/// from the store as serving reads it). Data: `Action` (`promoted`, `kept`), `Uploaded`
+/// make it current only if the store has no `current` pointer, in one conditional write
+/// (read back and verified from the store as serving reads it). Data: `Action` (`promoted`, `kept`), `Uploaded`
 /// (the shipped version), `Current` (the version the store serves). Delete: nothing; the
 /// bucket and its objects are retained.
 pub async fn model_bundle(
@@ -171,22 +171,28 @@ pub async fn model_bundle(
         .await
         .map_err(|e| format!("the bundle shipped with the deploy function was refused: {e}"))?;
     outcome.data.insert("Uploaded".into(), version.clone());
+    // One conditional write, not "read, then write": a retrain promoting between the two
+    // would otherwise be overwritten.
+    let promoted = store
+        .set_current_if_absent(&version)
+        .await
+        .map_err(|e| format!("uploaded {version}, but it was not made current: {e}"))?;
+    if promoted {
+        tracing::info!(%version, "the store had no current model; promoted");
+        return Ok(outcome.with("Action", "promoted").with("Current", version));
+    }
     match store.current_pointer().await {
-        Err(e) => Err(format!(
-            "uploaded {version}, but the store's current pointer cannot be read ({e}); \
-             not promoting it, so as never to replace a promoted model"
-        )),
         Ok(Some(current)) => {
             tracing::info!(%current, uploaded = %version, "the store has a current model; kept");
             Ok(outcome.with("Action", "kept").with("Current", current))
         }
-        Ok(None) => {
-            store
-                .set_current(&version)
-                .await
-                .map_err(|e| format!("uploaded {version}, but it does not verify: {e}"))?;
-            tracing::info!(%version, "the store had no current model; promoted");
-            Ok(outcome.with("Action", "promoted").with("Current", version))
-        }
+        Ok(None) => Err(format!(
+            "uploaded {version}; the store refused to create its current pointer as one \
+             already exists, yet it cannot be found now"
+        )),
+        Err(e) => Err(format!(
+            "uploaded {version} and kept the store's current model, whose pointer cannot be \
+             read back ({e})"
+        )),
     }
 }

@@ -293,6 +293,72 @@ impl ModelStore {
             .map_err(|e| unreadable(version, "current", e))
     }
 
+    /// Makes `version` current only if the store has no `current` pointer yet, in one
+    /// atomic step (S3: a conditional write, `If-None-Match: *`; a directory: the file
+    /// created exclusively), so a `current` that a retrain promoted meanwhile is never
+    /// replaced. `version` must load and verify first. Returns whether it became current.
+    pub async fn set_current_if_absent(&self, version: &str) -> Result<bool, BundleError> {
+        self.load(version).await?;
+        let key = self.key(&["current"]);
+        let written = match self {
+            ModelStore::Local(root) => {
+                let path = root.join(&key);
+                if let Some(dir) = path.parent() {
+                    tokio::fs::create_dir_all(dir)
+                        .await
+                        .map_err(|e| unreadable(version, "current", e.to_string()))?;
+                }
+                let created = tokio::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .await;
+                match created {
+                    Ok(mut file) => {
+                        use tokio::io::AsyncWriteExt;
+                        file.write_all(version.as_bytes())
+                            .await
+                            .and(file.flush().await)
+                            .map_err(|e| unreadable(version, "current", e.to_string()))?;
+                        true
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                    Err(e) => return Err(unreadable(version, "current", e.to_string())),
+                }
+            }
+            ModelStore::S3 { client, bucket, .. } => {
+                let put = client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(&key)
+                    .if_none_match("*")
+                    .body(version.as_bytes().to_vec().into())
+                    .send()
+                    .await;
+                match put {
+                    Ok(_) => true,
+                    // 412: the pointer exists. 409: another writer is creating it now.
+                    Err(e)
+                        if matches!(
+                            e.raw_response().map(|r| r.status().as_u16()),
+                            Some(412 | 409)
+                        ) =>
+                    {
+                        false
+                    }
+                    Err(e) => {
+                        return Err(unreadable(
+                            version,
+                            "current",
+                            aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                        ))
+                    }
+                }
+            }
+        };
+        Ok(written)
+    }
+
     /// Makes `version` current if it verifies and its ensemble validation metric is not
     /// worse than the current version's (or there is none). Returns whether it did.
     pub async fn promote(&self, version: &str) -> Result<Promotion, BundleError> {

@@ -676,3 +676,26 @@ async fn the_put_is_retried_and_odd_requests_are_answered() {
     assert!(err.contains("3 attempts") && err.contains("403"), "{err}");
     assert_eq!(refusing.received_requests().await.unwrap().len(), 3);
 }
+
+/// The deploy's promotion is one conditional write: once a `current` exists (a retrain
+/// promoted one between the deploy's upload and its promotion, say), the shipped bundle
+/// never replaces it. On moto (S3 `If-None-Match: *`) and on a directory.
+#[tokio::test]
+async fn current_is_created_only_when_absent_on_s3_and_on_a_directory() {
+    let (version, files) = committed_bundle();
+    let dir = tempfile::tempdir().unwrap();
+    for store in [
+        empty_s3_store().await,
+        ModelStore::Local(dir.path().to_path_buf()),
+    ] {
+        let uploaded = store.upload_files(files.clone()).await.unwrap();
+        assert_eq!(uploaded, version);
+        assert!(store.set_current_if_absent(&version).await.unwrap());
+        // Another writer's pointer now stands: the second conditional write leaves it.
+        store.set_current(&version).await.unwrap();
+        assert!(!store.set_current_if_absent(&version).await.unwrap());
+        assert_eq!(store.current_version().await.unwrap(), version);
+        // A version that does not verify is refused before any write.
+        assert!(store.set_current_if_absent("no-such-version").await.is_err());
+    }
+}
