@@ -696,6 +696,9 @@ async fn current_is_created_only_when_absent_on_s3_and_on_a_directory() {
         assert!(!store.set_current_if_absent(&version).await.unwrap());
         assert_eq!(store.current_version().await.unwrap(), version);
         // A version that does not verify is refused before any write.
-        assert!(store.set_current_if_absent("no-such-version").await.is_err());
+        assert!(store
+            .set_current_if_absent("no-such-version")
+            .await
+            .is_err());
     }
 }

@@ -343,6 +343,55 @@ pub async fn migrate(config: &DatabaseConfig) -> Result<Vec<String>, DbError> {
         .collect())
 }
 
+/// A binary COPY into a temporary staging table, open: write rows with
+/// `writer.as_mut().write(..)`, then [`upsert_from_staging`].
+pub type StagingWriter = std::pin::Pin<Box<tokio_postgres::binary_copy::BinaryCopyInWriter>>;
+
+/// Creates the staging table (`staging_sql`: a `CREATE TEMP TABLE ... ON COMMIT DROP`)
+/// and opens a binary COPY of `columns` (of `types`) into `staging`. COPY prepares a named
+/// statement, which PgBouncer in transaction mode may hand to another client: bulk writes
+/// go over the direct URL (`DatabaseConfig::bulk_from_env`).
+pub async fn copy_into_staging(
+    tx: &tokio_postgres::Transaction<'_>,
+    staging_sql: &str,
+    staging: &str,
+    columns: &str,
+    types: &[tokio_postgres::types::Type],
+) -> Result<StagingWriter, DbError> {
+    tx.batch_execute(staging_sql)
+        .await
+        .context("create the staging table")?;
+    let sink = tx
+        .copy_in(&format!(
+            "COPY {staging} ({columns}) FROM STDIN (FORMAT binary)"
+        ))
+        .await
+        .context("COPY into the staging table")?;
+    Ok(Box::pin(
+        tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, types),
+    ))
+}
+
+/// Ends the COPY and runs `upsert_sql`, the set-based upsert from the staging table, which
+/// answers one row: (rows inserted, rows updated).
+pub async fn upsert_from_staging(
+    tx: &tokio_postgres::Transaction<'_>,
+    mut writer: StagingWriter,
+    upsert_sql: &str,
+) -> Result<(u64, u64), DbError> {
+    writer
+        .as_mut()
+        .finish()
+        .await
+        .context("COPY into the staging table")?;
+    let counts = tx
+        .query_typed(upsert_sql, &[])
+        .await
+        .context("upsert from the staging table")?;
+    let count = |i: usize| counts.first().map_or(0, |r| r.get::<_, i64>(i) as u64);
+    Ok((count(0), count(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::GenericClient;
 
-use super::db::{DbError, QueryContext};
+use super::db::{self, DbError, QueryContext};
 use crate::core::indicators::IndicatorRow;
 use crate::core::DailyBar;
 
@@ -307,32 +307,19 @@ pub async fn copy_upsert_prices(
     tx: &tokio_postgres::Transaction<'_>,
     rows: &[PriceRow],
 ) -> Result<UpsertCounts, DbError> {
-    tx.batch_execute(STAGING_SQL)
-        .await
-        .context("create the stock_prices staging table")?;
-    let sink = tx
-        .copy_in(&format!(
-            "COPY stock_prices_staging ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)"
-        ))
-        .await
-        .context("COPY into the staging table")?;
-    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-    futures::pin_mut!(writer);
+    let mut writer = db::copy_into_staging(
+        tx,
+        STAGING_SQL,
+        "stock_prices_staging",
+        COPY_COLUMNS,
+        &COPY_TYPES,
+    )
+    .await?;
     for row in rows {
         copy_row(writer.as_mut(), row)
             .await
             .context("COPY into the staging table")?;
     }
-    writer
-        .finish()
-        .await
-        .context("COPY into the staging table")?;
-    let counts = tx
-        .query_typed(UPSERT_FROM_STAGING_SQL, &[])
-        .await
-        .context("upsert stock_prices from the staging table")?;
-    Ok(UpsertCounts {
-        inserted: counts[0].get::<_, i64>(0) as u64,
-        updated: counts[0].get::<_, i64>(1) as u64,
-    })
+    let (inserted, updated) = db::upsert_from_staging(tx, writer, UPSERT_FROM_STAGING_SQL).await?;
+    Ok(UpsertCounts { inserted, updated })
 }

@@ -7,7 +7,7 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::GenericClient;
 
-use super::db::{DbError, QueryContext};
+use super::db::{self, DbError, QueryContext};
 use super::price_store::UpsertCounts;
 use crate::core::mention_sentiment::{ScoredItem, TickerSentiment};
 
@@ -183,34 +183,21 @@ pub async fn copy_upsert_items(
     tx: &tokio_postgres::Transaction<'_>,
     rows: &[RedditRow],
 ) -> Result<UpsertCounts, DbError> {
-    tx.batch_execute(STAGING_SQL)
-        .await
-        .context("create the reddit_posts staging table")?;
-    let sink = tx
-        .copy_in(&format!(
-            "COPY reddit_posts_staging ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)"
-        ))
-        .await
-        .context("COPY into the staging table")?;
-    let writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
-    futures::pin_mut!(writer);
+    let mut writer = db::copy_into_staging(
+        tx,
+        STAGING_SQL,
+        "reddit_posts_staging",
+        COPY_COLUMNS,
+        &COPY_TYPES,
+    )
+    .await?;
     for row in last_of_each(rows) {
         copy_row(writer.as_mut(), row)
             .await
             .context("COPY into the staging table")?;
     }
-    writer
-        .finish()
-        .await
-        .context("COPY into the staging table")?;
-    let counts = tx
-        .query_typed(UPSERT_FROM_STAGING_SQL, &[])
-        .await
-        .context("upsert reddit_posts from the staging table")?;
-    Ok(UpsertCounts {
-        inserted: counts[0].get::<_, i64>(0) as u64,
-        updated: counts[0].get::<_, i64>(1) as u64,
-    })
+    let (inserted, updated) = db::upsert_from_staging(tx, writer, UPSERT_FROM_STAGING_SQL).await?;
+    Ok(UpsertCounts { inserted, updated })
 }
 
 fn clamp_i32(v: i64) -> i32 {
