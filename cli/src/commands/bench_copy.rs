@@ -31,6 +31,12 @@ pub struct BenchCopyArgs {
     /// Runs of each path (median reported).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
+    /// Bars per import transaction (default: `tft import-prices`'s).
+    #[arg(long, default_value_t = price_import::BATCH_ROWS)]
+    price_batch: usize,
+    /// Items per import transaction (default: `tft import-reddit`'s).
+    #[arg(long, default_value_t = reddit_import::BATCH_ITEMS)]
+    reddit_batch: usize,
     /// Required: the benchmark empties stock_prices and reddit_posts.
     #[arg(long)]
     truncate: bool,
@@ -57,8 +63,8 @@ pub async fn run(args: BenchCopyArgs) -> anyhow::Result<()> {
 
     let table = |name: &'static str, batch: usize| (name, batch);
     for (name, batch) in [
-        table("stock_prices", price_import::BATCH_ROWS),
-        table("reddit_posts", reddit_import::BATCH_ITEMS),
+        table("stock_prices", args.price_batch),
+        table("reddit_posts", args.reddit_batch),
     ] {
         let mut import = Vec::new();
         let mut copy = Vec::new();
@@ -80,7 +86,7 @@ pub async fn run(args: BenchCopyArgs) -> anyhow::Result<()> {
         }
         let (import, copy) = (median(import), median(copy));
         println!(
-            "{name:<13} import path {:>8.2} s   plain COPY {:>8.2} s   ratio {:.2}x   (median of {})",
+            "{name:<13} import path {:>8.2} s ({batch} rows a transaction)   plain COPY {:>8.2} s   ratio {:.2}x   (median of {})",
             import.as_secs_f64(),
             copy.as_secs_f64(),
             import.as_secs_f64() / copy.as_secs_f64(),

@@ -204,7 +204,7 @@ const UPSERT_FROM_STAGING_SQL: &str = concat!(
     "WITH written AS (
 INSERT INTO stock_prices AS p (ticker, date, open, high, low, close, adjusted_close, volume,
     rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_50, sma_200, volume_ratio)
-SELECT * FROM stock_prices_staging ORDER BY ticker, date
+SELECT * FROM stock_prices_staging
 ",
     upsert_on_conflict!(),
     "RETURNING (xmax = 0) AS inserted)

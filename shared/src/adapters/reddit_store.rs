@@ -121,7 +121,7 @@ const UPSERT_FROM_STAGING_SQL: &str = concat!(
     "WITH written AS (
 INSERT INTO reddit_posts AS r (post_id, parent_id, link_id, title, text, subreddit, tickers,
     sentiment_score, score, num_comments, upvote_ratio, url, author, post_type, source, created_at)
-SELECT * FROM reddit_posts_staging ORDER BY post_id
+SELECT * FROM reddit_posts_staging
 ",
     reddit_on_conflict!(),
     "RETURNING (xmax = 0) AS inserted)
