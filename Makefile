@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make demo` and `make test` (see README.md).
 SHELL := /bin/bash
-.PHONY: test lint demo demo-pipeline fmt
+.PHONY: test lint demo demo-pipeline fmt build-lambdas
 
 # The whole suite: unit tests, golden files, and integration tests against a throwaway
 # PostgreSQL + PgBouncer + moto that infra/test-env.sh starts and always stops.
@@ -27,3 +27,9 @@ demo:
 # The services demo: PostgreSQL, moto and recorded Yahoo responses through the real handlers.
 demo-pipeline:
 	infra/demo.sh --pipeline
+
+# The arm64 release build of every Lambda function, zipped, with each zip's size (goal
+# <= 10 MB). Not in CI or `make test`: a cold build takes ~40 minutes (docs/deploy.md).
+build-lambdas:
+	infra/build-lambdas.sh
+
