@@ -102,5 +102,5 @@ for i in "${!dirs[@]}"; do
 done
 echo
 if [ "$over" -gt 0 ]; then
-  echo "build-lambdas: $over function(s) over the 10 MB goal (docs/deploy.md says why predict is)." >&2
+  echo "build-lambdas: $over function(s) over the 10 MB goal (why: docs/deploy.md, Sizes)." >&2
 fi
