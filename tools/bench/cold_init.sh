@@ -4,7 +4,9 @@
 # lambda_runtime binary (tools/cold-init, bin `hello`), in one run. Issue 13's goal: at most
 # 2x hello-world apart from the time spent opening the database connection.
 #
-#   tools/bench/cold_init.sh [--runs N] [--no-build] [--json FILE]
+#   tools/bench/cold_init.sh [--runs N] [--no-build] [--json FILE] [FUNCTION...]
+#
+# FUNCTION: directory names under functions/ (default: all of them).
 #
 # 1. Builds the functions and the baseline for the host (x86_64), release profile (the one
 #    `make build-lambdas` ships for arm64), under `nice`; CARGO_TARGET_DIR is honoured.
@@ -25,34 +27,42 @@ toml_package_name() { sed -n '/^\[package\]/,/^\[/s/^name *= *"\(.*\)"/\1/p' "$1
 toml_bin_name() { sed -n '/^\[\[bin\]\]/,/^\[/s/^name *= *"\(.*\)"/\1/p' "$1" | head -n1; }
 
 if [ "${1:-}" != "--inner" ]; then
-  runs=20; build=1; json=""
+  runs=20; build=1; json=""; only=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --runs) runs="$2"; shift 2 ;;
       --no-build) build=0; shift ;;
       --json) json="$2"; shift 2 ;;
-      -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-      *) echo "cold_init: unknown argument $1" >&2; exit 2 ;;
+      -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      -*) echo "cold_init: unknown argument $1" >&2; exit 2 ;;
+      *) [ -f "functions/$1/Cargo.toml" ] || { echo "cold_init: no function $1" >&2; exit 2; }
+         only+=("$1"); shift ;;
     esac
   done
+  manifests=()
+  if [ "${#only[@]}" -gt 0 ]; then
+    for d in "${only[@]}"; do manifests+=("functions/$d/Cargo.toml"); done
+  else
+    manifests=(functions/*/Cargo.toml)
+  fi
   if [ "$build" = 1 ]; then
     pkgs=(-p cold-init)
-    for m in functions/*/Cargo.toml; do pkgs+=(-p "$(toml_package_name "$m")"); done
+    for m in "${manifests[@]}"; do pkgs+=(-p "$(toml_package_name "$m")"); done
     echo "cold_init: nice cargo build --release ${pkgs[*]}" >&2
     nice -n 10 cargo build --release "${pkgs[@]}"
   fi
-  exec infra/test-env.sh "$0" --inner "$runs" "$json"
+  exec infra/test-env.sh "$0" --inner "$runs" "$json" "${manifests[@]}"
 fi
 
 # --- Inside infra/test-env.sh: DATABASE_URL, PGBOUNCER_URL, AWS_ENDPOINT_URL (moto),
 # dummy AWS credentials and TFT_TOOLS_BIN are set.
-runs="$2"; json="$3"
+runs="$2"; json="$3"; shift 3
 release="$target_dir/release"
 work="$(mktemp -d "${TMPDIR:-/tmp}/tft-cold-init.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 functions=()
-for m in functions/*/Cargo.toml; do
+for m in "$@"; do
   d="$(basename "$(dirname "$m")")"
   bin="$(toml_bin_name "$m")"; bin="${bin:-$(toml_package_name "$m")}"
   [ -x "$release/$bin" ] || { echo "cold_init: $release/$bin is not built (run without --no-build)" >&2; exit 1; }
