@@ -77,12 +77,16 @@ for d in "${dirs[@]}"; do
   pkgs+=("$pkg"); bins+=("${bin:-$pkg}")
 done
 
-# 4. The build: one cargo invocation for all of them (shared dependencies built once).
-pkg_args=()
-for p in "${pkgs[@]}"; do pkg_args+=(-p "$p"); done
-echo "build-lambdas: cargo lambda build --release --arm64 --output-format zip ${pkg_args[*]}" >&2
+# 4. The build: one cargo invocation per function, as `sam build` does (one per function's
+# Binary). Not one for all: cargo unifies the features of the packages built together, and
+# predict's `ensemble/serving` (tract) would then be linked into api and deploy too (seen:
+# tract-core and tract-linalg in both zips) although neither uses it. Shared dependencies
+# with the same features are still built once.
 start=$(date +%s)
-cargo lambda build --release --arm64 --output-format zip "${pkg_args[@]}"
+for p in "${pkgs[@]}"; do
+  echo "build-lambdas: cargo lambda build --release --arm64 --output-format zip -p $p" >&2
+  cargo lambda build --release --arm64 --output-format zip -p "$p"
+done
 echo "build-lambdas: built in $(( $(date +%s) - start )) s" >&2
 
 # 5. The sizes.
