@@ -77,8 +77,9 @@ import json, os, sys, boto3
 
 out, hello, *functions = sys.argv[1:]
 endpoint = os.environ["AWS_ENDPOINT_URL"]
-sm = boto3.client("secretsmanager", endpoint_url=endpoint)
-s3 = boto3.client("s3", endpoint_url=endpoint)
+region = os.environ.get("AWS_REGION", "us-east-1")
+sm = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region)
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region)
 def secret(name, value):
     return sm.create_secret(Name=name, SecretString=json.dumps(value))["ARN"]
 pooled = secret("tft-bench-db-pooled", {"url": os.environ["PGBOUNCER_URL"]})
