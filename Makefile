@@ -1,6 +1,6 @@
 # The two commands a newcomer needs are `make demo` and `make test` (see README.md).
 SHELL := /bin/bash
-.PHONY: test lint demo demo-pipeline fmt
+.PHONY: test lint demo demo-pipeline fmt build-lambdas bench-cold-init
 
 # The whole suite: unit tests, golden files, and integration tests against a throwaway
 # PostgreSQL + PgBouncer + moto that infra/test-env.sh starts and always stops.
@@ -27,3 +27,14 @@ demo:
 # The services demo: PostgreSQL, moto and recorded Yahoo responses through the real handlers.
 demo-pipeline:
 	infra/demo.sh --pipeline
+
+# The arm64 release build of every Lambda function, zipped, with each zip's size (goal
+# <= 10 MB). Not in CI or `make test`: a cold build takes ~40 minutes (docs/deploy.md).
+build-lambdas:
+	infra/build-lambdas.sh
+
+# Benchmark (not a test): each function's cold init (process start -> first runtime poll)
+# against a hello-world lambda_runtime binary, under a local Runtime API emulator, with
+# PostgreSQL and moto from infra/test-env.sh (docs/deploy.md, "Cold init").
+bench-cold-init:
+	tools/bench/cold_init.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ensures a virtualenv with the pinned Python tools (moto server, cfn-lint, aiosmtpd, uv,
-# schemathesis, playwright) and prints its bin directory; with `sam`, the SAM CLI's venv.
+# schemathesis, playwright) and prints its bin directory; with `sam`, the SAM CLI's venv;
+# with `lambda-build`, cargo-lambda and Zig's (infra/build-lambdas.sh).
 # The venv lives in the user cache, keyed by the requirements' hash, so a second run reuses
 # it; nothing in the repo depends on it existing.
 set -euo pipefail
@@ -13,7 +14,11 @@ case "${1:-tools}" in
   sam)
     req="$here/requirements-sam.txt"
     bins="sam" ;;
-  *) echo "usage: $0 [tools|sam]" >&2; exit 2 ;;
+  # `infra/python-tools.sh lambda-build`: cargo-lambda and ziglang (infra/requirements-lambda-build.txt).
+  lambda-build)
+    req="$here/requirements-lambda-build.txt"
+    bins="cargo-lambda python-zig" ;;
+  *) echo "usage: $0 [tools|sam|lambda-build]" >&2; exit 2 ;;
 esac
 hash="$(sha256sum "$req" | cut -c1-12)"
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/tft-trader/venv-${1:-tools}-$hash"
