@@ -116,4 +116,18 @@ async fn import_prices_copies_what_the_price_job_upserts_and_a_reimport_changes_
         .await
         .unwrap();
     assert_eq!((changed.inserted, changed.updated), (0, 1));
+
+    // A batch of stored and new tickers takes the staged upsert: the new rows only.
+    let client = copied.pool.get().await.unwrap();
+    let pltr = client
+        .execute("DELETE FROM stock_prices WHERE ticker = 'PLTR'", &[])
+        .await
+        .unwrap();
+    drop(client);
+    assert!(pltr > 0);
+    let mixed = import_dir(&copied.pool, dir.path(), &mut |_, _, _| {})
+        .await
+        .unwrap();
+    assert_eq!((mixed.inserted, mixed.updated), (pltr, 0));
+    assert_eq!(table(&copied).await.0.len() as u64, summary.bars);
 }

@@ -302,11 +302,54 @@ pub async fn copy_row(
 /// conflict rule (a re-import changes nothing). COPY prepares a named statement, which
 /// PgBouncer in transaction mode may hand to another client: use the direct URL.
 /// `tx` must be a transaction: the staging table is dropped at its commit.
+///
+/// Seeding: when none of the batch's tickers has a stored row, no row can conflict, and the
+/// rows are copied straight into `stock_prices` (one write instead of two, and COPY's
+/// batched inserts instead of one insert per row: the staged path measured 1.8-1.9× a
+/// plain COPY on these narrow rows). The table is locked against other writers
+/// (`SHARE ROW EXCLUSIVE`, readers go on) until the commit, so none can appear between
+/// the check and the copy; an import of stored tickers takes the staged upsert.
 #[tracing::instrument(skip(tx, rows), fields(rows = rows.len()))]
 pub async fn copy_upsert_prices(
     tx: &tokio_postgres::Transaction<'_>,
     rows: &[PriceRow],
 ) -> Result<UpsertCounts, DbError> {
+    let mut tickers: Vec<&str> = rows.iter().map(|r| r.ticker.as_str()).collect();
+    tickers.sort_unstable();
+    tickers.dedup();
+    tx.batch_execute("LOCK TABLE stock_prices IN SHARE ROW EXCLUSIVE MODE")
+        .await
+        .context("lock stock_prices for the import")?;
+    let stored = tx
+        .query_typed(
+            "SELECT EXISTS (SELECT 1 FROM stock_prices WHERE ticker = ANY($1))",
+            &[(&tickers, Type::VARCHAR_ARRAY)],
+        )
+        .await
+        .context("look for stored rows of the batch's tickers")?;
+    if !stored.first().is_some_and(|r| r.get::<_, bool>(0)) {
+        let sink = tx
+            .copy_in(&format!(
+                "COPY stock_prices ({COPY_COLUMNS}) FROM STDIN (FORMAT binary)"
+            ))
+            .await
+            .context("COPY into stock_prices")?;
+        let mut writer = Box::pin(BinaryCopyInWriter::new(sink, &COPY_TYPES));
+        for row in rows {
+            copy_row(writer.as_mut(), row)
+                .await
+                .context("COPY into stock_prices")?;
+        }
+        let inserted = writer
+            .as_mut()
+            .finish()
+            .await
+            .context("COPY into stock_prices")?;
+        return Ok(UpsertCounts {
+            inserted,
+            updated: 0,
+        });
+    }
     let mut writer = db::copy_into_staging(
         tx,
         STAGING_SQL,
