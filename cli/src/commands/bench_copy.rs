@@ -135,7 +135,8 @@ async fn truncate(pool: &Pool, table: &str) -> anyhow::Result<()> {
 }
 
 async fn import_prices(pool: &Pool, rows: &[PriceRow], batch: usize) -> anyhow::Result<()> {
-    for chunk in rows.chunks(batch) {
+    // Whole tickers a batch, as `tft import-prices` cuts them.
+    for chunk in price_import::ticker_batches(rows, batch) {
         let mut client = pool.get().await?;
         let tx = db::begin(&mut client, Duration::from_secs(600)).await?;
         price_store::copy_upsert_prices(&tx, chunk).await?;

@@ -89,10 +89,58 @@ pub async fn import_dir(
     Ok(summary)
 }
 
+/// `rows` (in file order, one ticker after another) cut as [`import_dir`] cuts them: whole
+/// tickers, a batch closed once it holds at least `batch_rows` rows.
+pub fn ticker_batches(rows: &[PriceRow], batch_rows: usize) -> Vec<&[PriceRow]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        let ticker_ends = i == rows.len() || rows[i].ticker != rows[i - 1].ticker;
+        if ticker_ends && (i - start >= batch_rows || i == rows.len()) {
+            batches.push(&rows[start..i]);
+            start = i;
+        }
+    }
+    batches
+}
+
 async fn write_batch(pool: &Pool, rows: &[PriceRow]) -> anyhow::Result<UpsertCounts> {
     let mut client = pool.get().await?;
     let tx = db::begin(&mut client, pool.statement_timeout()).await?;
     let counts = price_store::copy_upsert_prices(&tx, rows).await?;
     tx.commit().await.context("commit the price import")?;
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::indicators::IndicatorRow;
+    use crate::core::DailyBar;
+
+    #[test]
+    fn batches_hold_whole_tickers() {
+        let row = |t: &str| PriceRow {
+            ticker: t.into(),
+            bar: DailyBar {
+                date: "2021-01-04".parse().unwrap(),
+                open: 1.0,
+                high: 1.0,
+                low: 1.0,
+                close: 1.0,
+                adjusted_close: 1.0,
+                volume: 1,
+            },
+            indicators: IndicatorRow::default(),
+        };
+        let rows: Vec<PriceRow> = ["A", "A", "A", "B", "C", "C", "D"]
+            .iter()
+            .map(|t| row(t))
+            .collect();
+        let sizes: Vec<usize> = ticker_batches(&rows, 2).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [3, 3, 1]);
+        let sizes: Vec<usize> = ticker_batches(&rows, 100).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [7]);
+        assert!(ticker_batches(&[], 2).is_empty());
+    }
 }
