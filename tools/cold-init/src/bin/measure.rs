@@ -47,6 +47,13 @@ enum Seen {
 }
 
 fn main() {
+    if let Err(e) = run() {
+        eprintln!("measure: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let opt = |flag: &str| {
         args.iter()
@@ -57,74 +64,106 @@ fn main() {
         eprintln!("usage: measure --config FILE [--runs N] [--json OUT] [--timeout-secs S]");
         std::process::exit(2);
     };
-    let runs: usize = opt("--runs").map_or(20, |v| v.parse().expect("--runs N"));
-    let timeout = Duration::from_secs(
-        opt("--timeout-secs").map_or(30, |v| v.parse().expect("--timeout-secs S")),
-    );
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(&config_path).expect("read the config"))
-            .expect("the config is JSON");
-    let baseline = config["baseline"].as_str().unwrap_or("hello").to_string();
-    let targets: Vec<Target> = config["targets"]
-        .as_array()
-        .expect("targets: [...]")
-        .iter()
-        .map(|t| Target {
-            name: t["name"].as_str().expect("name").to_string(),
-            binary: t["binary"].as_str().expect("binary").to_string(),
-            env: t["env"]
-                .as_object()
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            unset: t["unset"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
+    let number = |flag: &str, default: u64| -> Result<u64, String> {
+        opt(flag).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| format!("{flag} takes a number, not {v:?}"))
         })
-        .collect();
-
-    let mut results: Vec<Vec<Run>> = vec![Vec::new(); targets.len()];
-    let mut failed = false;
-    // Round 0 is the warm-up (page cache, moto's and PgBouncer's first answers): discarded.
-    for round in 0..=runs {
-        for (i, target) in targets.iter().enumerate() {
-            match start_once(target, timeout) {
-                Ok(run) => {
-                    if round > 0 {
-                        results[i].push(run);
-                    }
-                }
-                Err(e) => {
-                    eprintln!("measure: {} (round {round}): {e}", target.name);
-                    failed = true;
-                }
-            }
-        }
-        if failed {
-            std::process::exit(1);
-        }
-        eprint!("\rmeasure: round {round}/{runs}");
-    }
-    eprintln!();
-
+    };
+    let runs = number("--runs", 20)? as usize;
+    let timeout = Duration::from_secs(number("--timeout-secs", 30)?);
+    let (baseline, targets) = read_config(&config_path)?;
+    let results = measure(&targets, runs, timeout)?;
     let base_index = targets
         .iter()
         .position(|t| t.name == baseline)
-        .expect("the baseline is one of the targets");
+        .ok_or_else(|| format!("the baseline {baseline:?} is not one of the targets"))?;
     let base = median(
         &results[base_index]
             .iter()
             .map(|r| r.start_to_poll_ms)
             .collect::<Vec<_>>(),
     );
+    let out = report(&targets, &results, &baseline, base, runs);
+    if let Some(path) = opt("--json") {
+        let doc =
+            json!({"baseline": baseline, "baseline_median_ms": base, "runs": runs, "targets": out});
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("writing {path}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The baseline's name and the targets of a config file.
+fn read_config(path: &str) -> Result<(String, Vec<Target>), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+    let config: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))?;
+    let baseline = config["baseline"].as_str().unwrap_or("hello").to_string();
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let targets = config["targets"]
+        .as_array()
+        .ok_or_else(|| format!("{path}: no `targets: [...]`"))?
+        .iter()
+        .map(|t| {
+            let field = |name: &str| {
+                t[name]
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{path}: a target without `{name}`"))
+            };
+            Ok(Target {
+                name: field("name")?,
+                binary: field("binary")?,
+                env: t["env"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                unset: strings(&t["unset"]),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok((baseline, targets))
+}
+
+/// `runs` starts of every target, round robin, after one discarded warm-up round (page
+/// cache, moto's and PgBouncer's first answers).
+fn measure(targets: &[Target], runs: usize, timeout: Duration) -> Result<Vec<Vec<Run>>, String> {
+    let mut results: Vec<Vec<Run>> = vec![Vec::new(); targets.len()];
+    for round in 0..=runs {
+        for (i, target) in targets.iter().enumerate() {
+            let run = start_once(target, timeout)
+                .map_err(|e| format!("{} (round {round}): {e}", target.name))?;
+            if round > 0 {
+                results[i].push(run);
+            }
+        }
+        eprint!("\rmeasure: round {round}/{runs}");
+    }
+    eprintln!();
+    Ok(results)
+}
+
+/// Prints the markdown table and returns each target's figures for `--json`.
+fn report(
+    targets: &[Target],
+    results: &[Vec<Run>],
+    baseline: &str,
+    base: f64,
+    runs: usize,
+) -> Vec<Value> {
     let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.1}"));
     println!(
         "Cold init, process start -> first runtime poll, {runs} runs each (median / p90, ms); \
@@ -133,7 +172,7 @@ fn main() {
     println!("| binary | start→poll median | p90 | db_connect_ms median | secrets_ms median | ratio | ratio without db | ratio without db and secrets |");
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let mut out = Vec::new();
-    for (t, rs) in targets.iter().zip(&results) {
+    for (t, rs) in targets.iter().zip(results) {
         let total: Vec<f64> = rs.iter().map(|r| r.start_to_poll_ms).collect();
         let db: Vec<f64> = rs.iter().filter_map(|r| r.db_connect_ms).collect();
         let secrets: Vec<f64> = rs.iter().filter_map(|r| r.secrets_ms).collect();
@@ -169,11 +208,7 @@ fn main() {
             "ratio_without_db_and_secrets": ratio_no_db_secrets,
         }));
     }
-    if let Some(path) = opt("--json") {
-        let doc =
-            json!({"baseline": baseline, "baseline_median_ms": base, "runs": runs, "targets": out});
-        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).expect("write --json");
-    }
+    out
 }
 
 /// Starts `target` once and times its first poll.
