@@ -164,9 +164,11 @@ pub fn build(
         drop(scored_tx);
         // On a spill error the receiver is dropped: the workers and then the reader stop.
         let spilled = spill_all(scored_rx, &mut spill, &mut summary, progress);
-        let files_read = reader.join().expect("the reader thread does not panic");
+        let files_read = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the archive reader thread panicked"));
         spilled?;
-        Ok(files_read)
+        files_read
     })?;
     summary.files = files_read;
     reduce(&mut spill, out, &mut summary)?;
@@ -210,7 +212,8 @@ fn read_files(
 
 fn score_chunks(chunks: &Mutex<Receiver<Chunk>>, mut send: impl FnMut(Scored) -> bool) {
     loop {
-        let chunk = match chunks.lock().expect("no thread panics holding it").recv() {
+        // A poisoned lock only means another scorer panicked; the receiver is still whole.
+        let chunk = match chunks.lock().unwrap_or_else(|p| p.into_inner()).recv() {
             Ok(chunk) => chunk,
             Err(_) => return,
         };
@@ -334,24 +337,25 @@ impl Spill {
     fn write(&mut self, seq: u64, item: &ScoredItem) -> std::io::Result<()> {
         let week = week_of(SentimentWindow::containing(item.created_at).trading_date);
         self.clock += 1;
-        if !self.open.contains_key(&week) {
-            if self.open.len() >= MAX_OPEN_WEEKS {
-                let (&oldest, _) = self
-                    .open
-                    .iter()
-                    .min_by_key(|(_, (_, used))| *used)
-                    .expect("not empty");
-                let (mut w, _) = self.open.remove(&oldest).expect("present");
+        if !self.open.contains_key(&week) && self.open.len() >= MAX_OPEN_WEEKS {
+            // The week written least recently is closed (reopened to append if needed).
+            let oldest = self
+                .open
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(w, _)| *w);
+            if let Some((mut w, _)) = oldest.and_then(|week| self.open.remove(&week)) {
                 w.flush()?;
             }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.path(week))?;
-            self.open
-                .insert(week, (BufWriter::with_capacity(1 << 16, file), 0));
         }
-        let (writer, used) = self.open.get_mut(&week).expect("just opened");
+        let path = self.path(week);
+        let (writer, used) = match self.open.entry(week) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let file = OpenOptions::new().create(true).append(true).open(path)?;
+                e.insert((BufWriter::with_capacity(1 << 16, file), 0))
+            }
+        };
         *used = self.clock;
         encode(seq, item, &mut self.buf);
         writer.write_all(&self.buf)?;
@@ -410,7 +414,8 @@ fn read_week(path: &Path) -> std::io::Result<Vec<(u64, ScoredItem)>> {
         let micros = read_u64(&mut input)? as i64;
         let score = read_u64(&mut input)? as i64;
         let sentiment = f64::from_bits(read_u64(&mut input)?);
-        let post_id = read_text(&mut input)?.expect("a post id is always written");
+        let post_id = read_text(&mut input)?
+            .ok_or_else(|| std::io::Error::other("a spilled mention without its post id"))?;
         let author = read_text(&mut input)?;
         let n = read_u32(&mut input)?;
         let tickers = (0..n)
@@ -496,6 +501,39 @@ mod tests {
         assert_eq!(back, vec![(7, items[0].clone()), (8, items[1].clone())]);
         // 2021-01-27 21:30 UTC is 16:30 New York: the window of the 28th.
         assert_eq!(*spill.weeks.keys().last().unwrap(), 202104);
+    }
+
+    #[test]
+    fn more_weeks_than_open_files_are_closed_and_reopened_without_losing_a_mention() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = Spill::new(dir.path());
+        let start: DateTime<Utc> = "2019-01-07T15:00:00Z".parse().unwrap();
+        let weeks = 3 * MAX_OPEN_WEEKS as i64;
+        // Interleaved: every pass touches every week, so weeks are evicted and reopened.
+        let mut seq = 0;
+        for _ in 0..3 {
+            for w in 0..weeks {
+                let item = ScoredItem {
+                    post_id: format!("t1_{seq}"),
+                    author: None,
+                    tickers: vec!["GME".into()],
+                    sentiment: 0.1,
+                    score: 1,
+                    created_at: start + chrono::Duration::weeks(w),
+                };
+                spill.write(seq, &item).unwrap();
+                seq += 1;
+            }
+        }
+        spill.close_all().unwrap();
+        assert_eq!(spill.weeks.len() as i64, weeks);
+        let mut read = 0;
+        for (&week, &count) in &spill.weeks {
+            let items = read_week(&spill.path(week)).unwrap();
+            assert_eq!((items.len() as u64, count), (3, 3));
+            read += items.len();
+        }
+        assert_eq!(read as u64, seq);
     }
 
     fn repo(path: &str) -> PathBuf {
