@@ -75,8 +75,19 @@ pub struct AppState {
 /// and `TFT_MODEL_PREFIX`, as predict reads it), or `None` with a warning when it names
 /// none: the rest of the API works without it.
 pub async fn model_store_from_env(env: &dyn EnvSource) -> Option<ensemble::store::ModelStore> {
-    match ensemble::location::ModelLocation::from_env(env) {
-        Ok(location) => Some(location.store().await),
+    model_store_with(env, &shared::adapters::aws::AwsSdk::new()).await
+}
+
+/// [`model_store_from_env`] over the function's shared SDK configuration (loaded only for
+/// a bucket).
+pub async fn model_store_with(
+    env: &dyn EnvSource,
+    aws: &shared::adapters::aws::AwsSdk,
+) -> Option<ensemble::store::ModelStore> {
+    use ensemble::location::ModelLocation;
+    match ModelLocation::from_env(env) {
+        Ok(ModelLocation::Local(root)) => Some(ensemble::store::ModelStore::Local(root)),
+        Ok(location) => Some(location.store_with(aws.config().await)),
         Err(e) => {
             tracing::warn!(error = %e, "GET /v1/models answers 503");
             None

@@ -61,7 +61,8 @@ impl Deploy {
         // The direct URL's secret by ARN (DATABASE_URL_SECRET_ARN), read once, as every
         // function reads its secrets (shared::adapters::secrets); a failure is answered
         // FAILED on each request rather than leaving CloudFormation without an answer.
-        let env = shared::adapters::secrets::resolve_env(ProcessEnv)
+        let aws = shared::adapters::aws::AwsSdk::new();
+        let env = shared::adapters::secrets::resolve_env_with(ProcessEnv, &aws)
             .await
             .map_err(|e| e.to_string());
         let database = env
@@ -69,7 +70,8 @@ impl Deploy {
             .map_err(Clone::clone)
             .and_then(|env| DatabaseConfig::from_env(env).map_err(|e| e.to_string()));
         let store = match ModelLocation::from_env(&ProcessEnv) {
-            Ok(location) => Ok(location.store().await),
+            Ok(ModelLocation::Local(root)) => Ok(ModelStore::Local(root)),
+            Ok(location) => Ok(location.store_with(aws.config().await)),
             Err(e) => Err(e.to_string()),
         };
         Self::new(database, store, bundle)

@@ -37,8 +37,20 @@ impl ModelLocation {
     pub async fn store(self) -> ModelStore {
         match self {
             Self::Local(root) => ModelStore::Local(root),
+            s3 => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                s3.store_with(&sdk)
+            }
+        }
+    }
+
+    /// The store, with an S3 client over an already loaded SDK configuration (the one a
+    /// function shares, `shared::adapters::aws::AwsSdk`): no second load at init.
+    pub fn store_with(self, sdk: &aws_config::SdkConfig) -> ModelStore {
+        match self {
+            Self::Local(root) => ModelStore::Local(root),
             Self::S3 { bucket, prefix } => ModelStore::S3 {
-                client: s3_client().await,
+                client: s3_client_from(sdk),
                 bucket,
                 prefix,
             },
@@ -48,9 +60,14 @@ impl ModelLocation {
 
 /// An S3 client from the ambient AWS configuration.
 pub async fn s3_client() -> aws_sdk_s3::Client {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    s3_client_from(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+}
+
+/// An S3 client over `sdk` (path-style addressing when `AWS_ENDPOINT_URL` points at a
+/// local emulator).
+pub fn s3_client_from(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let emulator = std::env::var_os("AWS_ENDPOINT_URL").is_some();
-    let config = aws_sdk_s3::config::Builder::from(&sdk)
+    let config = aws_sdk_s3::config::Builder::from(sdk)
         .force_path_style(emulator)
         .build();
     aws_sdk_s3::Client::from_conf(config)

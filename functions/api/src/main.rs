@@ -11,11 +11,11 @@ use shared::jobs::init::FunctionContext;
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     // The environment with its secrets read (the database URL by ARN): issue 13.
-    let FunctionContext { pool, env, .. } = FunctionContext::from_env().await?;
+    let FunctionContext { pool, env, aws, .. } = FunctionContext::from_env().await?;
     let state = AppState {
         pool,
         config: Arc::new(ApiConfig::from_env(&env)?),
-        models: api::model_store_from_env(&env).await,
+        models: api::model_store_with(&env, &aws).await,
     };
     lambda_http::run(api::router(state)).await
 }

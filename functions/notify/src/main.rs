@@ -12,8 +12,8 @@ use shared::jobs::notify::{Notifier, NotifyConfig};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     // The webhook secret and the SMTP URL come from the secrets read at init (issue 13).
-    let FunctionContext { pool, env, .. } = FunctionContext::from_env().await?;
-    let notifier = Notifier::from_config(pool, NotifyConfig::from_env(&env)?).await?;
+    let FunctionContext { pool, env, aws, .. } = FunctionContext::from_env().await?;
+    let notifier = Notifier::from_config_with(pool, NotifyConfig::from_env(&env)?, &aws).await?;
     let notifier = &notifier;
 
     lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {

@@ -12,9 +12,16 @@ use shared::jobs::scheduled::DailyRun;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let FunctionContext {
-        pool, events, env, ..
+        pool,
+        events,
+        env,
+        aws,
+        ..
     } = FunctionContext::from_env().await?;
-    let store = ModelLocation::from_env(&env)?.store().await;
+    let store = match ModelLocation::from_env(&env)? {
+        ModelLocation::Local(root) => ensemble::store::ModelStore::Local(root),
+        s3 => s3.store_with(aws.config().await),
+    };
     let job = Predict::new(pool, events, store);
     let job = &job;
 

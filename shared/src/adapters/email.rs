@@ -171,8 +171,12 @@ impl EmailSender {
     /// A sender from the ambient AWS configuration (Lambda role, or the usual
     /// environment variables locally; `AWS_ENDPOINT_URL` points it at moto).
     pub async fn from_env(settings: EmailSettings) -> Self {
-        let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(aws_sdk_sesv2::Client::new(&sdk_config), settings)
+        Self::from_sdk(crate::adapters::aws::AwsSdk::new().config().await, settings)
+    }
+
+    /// A sender over an already loaded SDK configuration (the one the function shares).
+    pub fn from_sdk(sdk_config: &aws_config::SdkConfig, settings: EmailSettings) -> Self {
+        Self::new(aws_sdk_sesv2::Client::new(sdk_config), settings)
     }
 
     /// As [`EmailSender::from_env`], with the SES endpoint overridden (a test double).

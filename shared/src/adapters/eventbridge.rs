@@ -47,8 +47,12 @@ impl EventPublisher {
     /// A publisher from the ambient AWS configuration (Lambda role, or the usual
     /// environment variables locally; `AWS_ENDPOINT_URL` points it at moto).
     pub async fn from_env(bus_name: impl Into<String>) -> Self {
-        let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(aws_sdk_eventbridge::Client::new(&sdk_config), bus_name)
+        Self::from_sdk(crate::adapters::aws::AwsSdk::new().config().await, bus_name)
+    }
+
+    /// A publisher over an already loaded SDK configuration (the one the function shares).
+    pub fn from_sdk(sdk_config: &aws_config::SdkConfig, bus_name: impl Into<String>) -> Self {
+        Self::new(aws_sdk_eventbridge::Client::new(sdk_config), bus_name)
     }
 
     pub fn bus_name(&self) -> &str {

@@ -2,6 +2,8 @@
 
 pub mod api_keys;
 pub mod api_store;
+#[cfg(feature = "secrets")]
+pub mod aws;
 pub mod breaker_store;
 pub mod db;
 #[cfg(feature = "aws")]

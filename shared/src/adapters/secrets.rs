@@ -12,6 +12,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
+use crate::adapters::aws::AwsSdk;
 #[cfg(doc)]
 use crate::config::SECRET_SOURCES;
 use crate::config::{secret_reads, ConfigError, EnvSource, SecretEnv, SecretRead, SecretSource};
@@ -130,8 +131,12 @@ impl SecretsReader {
     /// A reader from the ambient AWS configuration (the Lambda role; locally the usual
     /// environment variables, `AWS_ENDPOINT_URL` pointing at moto).
     pub async fn from_env() -> Self {
-        let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(aws_sdk_secretsmanager::Client::new(&sdk_config))
+        Self::from_sdk(AwsSdk::new().config().await)
+    }
+
+    /// A reader over an already loaded SDK configuration (the one the function shares).
+    pub fn from_sdk(sdk_config: &aws_config::SdkConfig) -> Self {
+        Self::new(aws_sdk_secretsmanager::Client::new(sdk_config))
     }
 
     /// The secret's current string (`GetSecretValue`, version `AWSCURRENT`).
@@ -207,11 +212,20 @@ async fn resolve_reads(
 pub async fn resolve_env(
     base: impl EnvSource + Send + Sync + 'static,
 ) -> Result<SecretEnv, SecretError> {
+    resolve_env_with(base, &AwsSdk::new()).await
+}
+
+/// [`resolve_env`] with the SDK configuration the function shares: it is loaded (once)
+/// only when a secret is named by ARN.
+pub async fn resolve_env_with(
+    base: impl EnvSource + Send + Sync + 'static,
+    sdk: &AwsSdk,
+) -> Result<SecretEnv, SecretError> {
     let reads = secret_reads(&base)?;
     if reads.is_empty() {
         return resolve_reads(None, base, reads).await;
     }
-    let reader = SecretsReader::from_env().await;
+    let reader = SecretsReader::from_sdk(sdk.config().await);
     resolve_reads(Some(&reader), base, reads).await
 }
 
@@ -311,10 +325,12 @@ mod tests {
 
     #[tokio::test]
     async fn without_an_arn_nothing_is_read() {
-        // No AWS configuration here at all: resolving must not need one.
-        let env = resolve_env([("DATABASE_URL", "postgres://localhost/tft")])
+        // No AWS configuration here at all: resolving must not need one, nor load it.
+        let sdk = AwsSdk::new();
+        let env = resolve_env_with([("DATABASE_URL", "postgres://localhost/tft")], &sdk)
             .await
             .unwrap();
+        assert!(!sdk.is_loaded(), "no secret by ARN: the SDK stays unloaded");
         assert_eq!(
             env.get("DATABASE_URL").as_deref(),
             Some("postgres://localhost/tft")

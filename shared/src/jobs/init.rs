@@ -3,6 +3,8 @@
 //! publisher.
 
 #[cfg(feature = "aws")]
+use crate::adapters::aws::AwsSdk;
+#[cfg(feature = "aws")]
 use crate::adapters::db::{self, Pool};
 #[cfg(feature = "aws")]
 use crate::adapters::eventbridge::EventPublisher;
@@ -22,6 +24,9 @@ pub struct FunctionContext {
     /// (`NotifyConfig`, `RedditConfig`, ...) are parsed from this, not from the process
     /// environment, so a secret given by ARN reaches them too. Its `Debug` prints names.
     pub env: SecretEnv,
+    /// The AWS SDK configuration, loaded once (if at all) for every client the function
+    /// builds: hand it to the model store, the mailer... rather than loading another.
+    pub aws: AwsSdk,
 }
 
 #[cfg(feature = "aws")]
@@ -37,8 +42,9 @@ impl FunctionContext {
     pub async fn from_env_source(
         base: impl EnvSource + Send + Sync + 'static,
     ) -> anyhow::Result<Self> {
+        let aws = AwsSdk::new();
         let started = std::time::Instant::now();
-        let env = secrets::resolve_env(base).await?;
+        let env = secrets::resolve_env_with(base, &aws).await?;
         let secrets_ms = started.elapsed().as_secs_f64() * 1e3;
         let config = Config::from_env(&env)?;
         let pool = db::connect_pool(&config.database)?;
@@ -56,12 +62,13 @@ impl FunctionContext {
                 "database not reachable at init; will retry per invocation"
             ),
         }
-        let events = event_publisher(&config).await;
+        let events = event_publisher_with(&config, &aws).await;
         Ok(Self {
             config,
             pool,
             events,
             env,
+            aws,
         })
     }
 }
@@ -69,8 +76,14 @@ impl FunctionContext {
 /// The bus publisher when `TFT_EVENT_BUS_NAME` is set.
 #[cfg(feature = "aws")]
 pub async fn event_publisher(config: &Config) -> Option<EventPublisher> {
+    event_publisher_with(config, &AwsSdk::new()).await
+}
+
+/// [`event_publisher`] over the function's shared SDK configuration.
+#[cfg(feature = "aws")]
+pub async fn event_publisher_with(config: &Config, aws: &AwsSdk) -> Option<EventPublisher> {
     match &config.event_bus_name {
-        Some(bus) => Some(EventPublisher::from_env(bus.clone()).await),
+        Some(bus) => Some(EventPublisher::from_sdk(aws.config().await, bus.clone())),
         None => None,
     }
 }

@@ -383,6 +383,15 @@ impl Notifier {
 
     /// The clients `config` asks for; SES from the ambient AWS configuration, or SMTP.
     pub async fn from_config(pool: Pool, config: NotifyConfig) -> Result<Self, NotifyError> {
+        Self::from_config_with(pool, config, &crate::adapters::aws::AwsSdk::new()).await
+    }
+
+    /// [`Self::from_config`] over the function's shared SDK configuration (SES only).
+    pub async fn from_config_with(
+        pool: Pool,
+        config: NotifyConfig,
+        aws: &crate::adapters::aws::AwsSdk,
+    ) -> Result<Self, NotifyError> {
         let webhook = config
             .webhook
             .map(WebhookClient::new)
@@ -391,7 +400,7 @@ impl Notifier {
         let email = match (config.email, config.email_transport) {
             (None, _) => None,
             (Some(settings), EmailTransport::Ses) => {
-                Some(EmailSender::from_env(settings).await.into())
+                Some(EmailSender::from_sdk(aws.config().await, settings).into())
             }
             #[cfg(feature = "smtp")]
             (Some(settings), EmailTransport::Smtp(smtp)) => Some(
