@@ -212,6 +212,37 @@ fn walk_forward_reports_its_folds_trains_each_once_and_retrains_only_what_change
     assert_eq!(sent.len(), 5);
     assert_eq!(sent[3]["params"]["lgb_rounds"], 7);
 
+    // The LSTM trained every second fold only (the quarterly LSTM of the speed goal, here
+    // over three folds): fold 0's request is unchanged and hits; fold 1 keeps its parent's
+    // LSTM (0 epochs) and fold 2 trains it warm again.
+    let out_every = dir.join("out-lstm-every");
+    ok(&walk(&Run {
+        out: &out_every,
+        to: "2020-05-22",
+        extra: &["--lstm-every", "2"],
+        ..run
+    }));
+    let sent = requests(&log);
+    assert_eq!(sent.len(), 7, "fold 0 should come from the cache: {sent:?}");
+    assert_eq!(sent[5]["params"]["lstm_epochs"], 0);
+    assert!(sent[5]["warm_start"].as_str().is_some());
+    assert_eq!(sent[6]["params"]["lstm_epochs"], 1);
+    assert_eq!(
+        sent[5]["params"]["lgb_rounds"],
+        sent[0]["params"]["lgb_rounds"]
+    );
+    let wf = &json(&out_every.join("report.json"))["walk_forward"];
+    assert_eq!(wf["lstm_every_folds"], 2);
+    assert_eq!(wf["kept_lstm_fold_params"]["lstm_epochs"], 0);
+    assert_eq!(wf["warm_fold_params"]["lstm_epochs"], 1);
+    let refused = walk(&Run {
+        out: &dir.join("out-lstm-every-0"),
+        extra: &["--lstm-every", "0"],
+        ..run
+    });
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--lstm-every"));
+
     // Changed prices inside the first fold's training years: both folds miss (the second
     // is warm-started from the first, whose key changed).
     let ko = std::fs::read_to_string(prices.join("KO.csv")).unwrap();
@@ -226,7 +257,7 @@ fn walk_forward_reports_its_folds_trains_each_once_and_retrains_only_what_change
     std::fs::write(prices.join("KO.csv"), lines.join("\n") + "\n").unwrap();
     let out5 = dir.join("out5");
     ok(&walk(&Run { out: &out5, ..run }));
-    assert_eq!(requests(&log).len(), 7);
+    assert_eq!(requests(&log).len(), 9);
 
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -391,6 +422,7 @@ fn walk_forward_trains_two_folds_with_the_python_fold_server() {
             "1",
         ])
         .args(["--lstm-warm-epochs", "1", "--lstm-samples", "2000"])
+        .args(["--lstm-every", "2"])
         .arg("--out")
         .arg(&out)
         .arg("--cache")
@@ -409,6 +441,29 @@ fn walk_forward_trains_two_folds_with_the_python_fold_server() {
         folds[0]["metrics"].get("ensemble").is_some(),
         "{}",
         folds[0]
+    );
+    // `--lstm-every 2`: the second fold kept the first fold's LSTM (the same ONNX file,
+    // byte for byte) and refit only its calibration, on its own slice.
+    let bundle = |f: &serde_json::Value| {
+        let version = f["bundle"].as_str().unwrap();
+        std::fs::read_dir(dir.join("cache/folds"))
+            .unwrap()
+            .map(|e| e.unwrap().path().join("ensemble").join(version))
+            .find(|p| p.is_dir())
+            .unwrap_or_else(|| panic!("no cached bundle {version}"))
+    };
+    let (first, second) = (bundle(&folds[0]), bundle(&folds[1]));
+    assert_eq!(
+        std::fs::read(first.join("lstm.onnx")).unwrap(),
+        std::fs::read(second.join("lstm.onnx")).unwrap(),
+        "the kept LSTM changed"
+    );
+    let calibration =
+        |dir: &Path| json(&dir.join("manifest.json"))["calibration"]["models"]["lstm"].clone();
+    assert_ne!(
+        calibration(&first),
+        calibration(&second),
+        "not recalibrated"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -71,9 +71,16 @@ pub struct WalkForwardArgs {
     /// LSTM epochs of the first fold (trained from scratch).
     #[arg(long, default_value_t = 4)]
     pub lstm_epochs: u32,
-    /// LSTM epochs of every later fold (warm-started from the previous fold's LSTM).
+    /// LSTM epochs of every later fold that trains its LSTM (warm-started from the
+    /// previous fold's LSTM).
     #[arg(long, default_value_t = 1)]
     pub lstm_warm_epochs: u32,
+    /// Train the LSTM on every Nth fold only (1: every fold). The folds between keep their
+    /// parent's LSTM unchanged (0 epochs) and refit only its calibration on their own
+    /// slice; the trees are refit on every fold. 3 with `--retrain-every 4`: a quarterly
+    /// LSTM with monthly trees (docs/backtest.md, "Speed").
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub lstm_every: u32,
     /// LSTM training windows drawn per epoch (0: all).
     #[arg(long, default_value_t = 120_000)]
     pub lstm_samples: u32,
@@ -102,8 +109,10 @@ impl WalkForwardArgs {
             lgb_rounds: self.lgb_rounds,
             lstm_epochs: if index == 0 {
                 self.lstm_epochs
-            } else {
+            } else if index % self.lstm_every.max(1) as usize == 0 {
                 self.lstm_warm_epochs
+            } else {
+                0
             },
             lstm_samples: self.lstm_samples,
             max_train_rows: self.max_train_rows,
@@ -430,7 +439,13 @@ pub struct WalkForwardInfo {
     pub purge_trading_days: u32,
     pub label_reads_trading_days: i64,
     pub first_fold_params: FoldParams,
+    /// A later fold that trains its LSTM (warm-started).
     pub warm_fold_params: FoldParams,
+    /// `--lstm-every`: the LSTM is trained on folds 0, N, 2N...
+    pub lstm_every_folds: u32,
+    /// The folds between (`--lstm-every` > 1): the parent's LSTM kept, 0 epochs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_lstm_fold_params: Option<FoldParams>,
     pub export: ExportInfo,
     pub rule: &'static str,
 }
@@ -479,7 +494,9 @@ impl WalkForward {
             purge_trading_days: self.config.purge_trading_days,
             label_reads_trading_days: LABEL_READS_TRADING_DAYS,
             first_fold_params: args.params(0),
-            warm_fold_params: args.params(1),
+            warm_fold_params: args.params(args.lstm_every.max(1) as usize),
+            lstm_every_folds: args.lstm_every.max(1),
+            kept_lstm_fold_params: (args.lstm_every > 1).then(|| args.params(1)),
             export: self.export.clone(),
             rule: RULE,
         }
