@@ -109,7 +109,7 @@ impl WalkForwardArgs {
             lgb_rounds: self.lgb_rounds,
             lstm_epochs: if index == 0 {
                 self.lstm_epochs
-            } else if index % self.lstm_every.max(1) as usize == 0 {
+            } else if index.is_multiple_of(self.lstm_every.max(1) as usize) {
                 self.lstm_warm_epochs
             } else {
                 0
