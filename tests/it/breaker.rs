@@ -237,3 +237,33 @@ async fn generate_signals_breaker_permanent_setting_never_releases() {
     assert!(s.opened.is_empty() && s.breaker_event.is_none(), "{s:?}");
     assert_eq!(count(&db, "SELECT count(*) FROM breaker_events").await, 1);
 }
+
+/// The trip reaches the trader through notify: the e-mail (SMTP, read back by Python's
+/// `email` package) says in its subject that entries stop and when they resume.
+#[tokio::test]
+async fn the_breaker_trip_is_mailed_by_notify_with_what_it_means() {
+    use crate::notify::{smtp_env, smtp_notifier, smtp_received, unique_recipient};
+    let db = TestDb::new().await;
+    fallen_from_117_700(&db).await;
+    let trip = day("2021-03-01");
+    buy_aaa(&db, trip).await;
+    let s = job(&db, None).handle(&request(trip)).await.unwrap();
+    assert_eq!(s.notifications_queued, 2, "{s:?}");
+
+    let to = unique_recipient();
+    let summary = smtp_notifier(&db, &smtp_env("SMTP_TEST_URL"), &to)
+        .run()
+        .await
+        .unwrap();
+    // The e-mail is sent; this notifier has no webhook, so that row is skipped, not failed.
+    assert_eq!((summary.sent, summary.skipped), (1, 1), "{summary:?}");
+    let received = smtp_received(&to);
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(
+        received[0]["subject"],
+        "[TFT Trader] Breaker tripped: drawdown 15.04 % (limit 15.00 %); no new entries through \
+         2021-03-29, entries resume on 2021-03-30; open positions keep their exits"
+    );
+    let text = received[0]["parts"][0]["body"].as_str().unwrap();
+    assert!(text.contains("peak_equity: 117700.0\n"), "{text}");
+}

@@ -604,13 +604,13 @@ async fn email_request_carries_a_text_and_an_html_body() {
 
 // --- E-mail over SMTP: a real server (aiosmtpd, started by infra/test-env.sh) ---------
 
-fn smtp_env(name: &str) -> String {
+pub(crate) fn smtp_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run through infra/test-env.sh (it starts aiosmtpd)")
     })
 }
 
-fn smtp_notifier(test_db: &TestDb, url: &str, to: &str) -> Notifier {
+pub(crate) fn smtp_notifier(test_db: &TestDb, url: &str, to: &str) -> Notifier {
     let sender = SmtpSender::new(
         &SmtpSettings {
             url: SecretString::from(url),
@@ -632,7 +632,7 @@ fn smtp_notifier(test_db: &TestDb, url: &str, to: &str) -> Notifier {
 
 /// The messages aiosmtpd stored for `to`, parsed by Python's `email` package (a MIME
 /// reader independent of lettre): headers, and each part's type and decoded text.
-fn smtp_received(to: &str) -> Vec<Value> {
+pub(crate) fn smtp_received(to: &str) -> Vec<Value> {
     let out = Command::new("python3")
         .args([
             "-c",
@@ -665,7 +665,7 @@ fn smtp_received(to: &str) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn unique_recipient() -> String {
+pub(crate) fn unique_recipient() -> String {
     format!("trader-{:08x}@example.com", rand::random::<u32>())
 }
 

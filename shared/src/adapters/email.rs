@@ -78,17 +78,50 @@ fn display(value: &serde_json::Value) -> String {
     }
 }
 
+/// What a breaker event means for the trader, in one line (the e-mail's subject and first
+/// line); `None` for other events or a payload without the fields
+/// (`jobs::generate_signals::breaker_payload`).
+fn breaker_headline(event_type: &str, payload: &serde_json::Value) -> Option<String> {
+    let num = |k: &str| payload.get(k).and_then(serde_json::Value::as_f64);
+    let text = |k: &str| payload.get(k).and_then(serde_json::Value::as_str);
+    match event_type {
+        "breaker.tripped" => {
+            let drawdown = num("drawdown")? * 100.0;
+            let limit = num("max_drawdown")? * 100.0;
+            let until = match (text("locked_until"), text("releases_on")) {
+                (Some(last), Some(resume)) => {
+                    format!("no new entries through {last}, entries resume on {resume}")
+                }
+                _ => "no new entries until trading is resumed (permanent halt)".to_string(),
+            };
+            Some(format!(
+                "Breaker tripped: drawdown {drawdown:.2} % (limit {limit:.2} %); {until}; open positions keep their exits"
+            ))
+        }
+        "breaker.released" => {
+            let equity = num("equity")?;
+            Some(format!(
+                "Breaker released: entries resume; the drawdown peak is reset to the equity, {equity:.2}"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Renders a notification: subject `[TFT Trader] <event type>: <ticker>` (the ticker
-/// when the payload has one), the payload's fields one per line (text) or as a table
-/// (HTML), and the `links` object, if any, as links. Every value is HTML-escaped.
+/// when the payload has one; a breaker event's subject says what it means instead), the
+/// payload's fields one per line (text) or as a table (HTML), and the `links` object, if
+/// any, as links. Every value is HTML-escaped.
 pub fn render(
     event_type: &str,
     idempotency_key: &str,
     payload: &serde_json::Value,
 ) -> RenderedEmail {
-    let subject = match payload.get("ticker").and_then(|t| t.as_str()) {
-        Some(ticker) => format!("[TFT Trader] {event_type}: {ticker}"),
-        None => format!("[TFT Trader] {event_type}"),
+    let headline = breaker_headline(event_type, payload);
+    let subject = match (&headline, payload.get("ticker").and_then(|t| t.as_str())) {
+        (Some(headline), _) => format!("[TFT Trader] {headline}"),
+        (None, Some(ticker)) => format!("[TFT Trader] {event_type}: {ticker}"),
+        (None, None) => format!("[TFT Trader] {event_type}"),
     };
     let empty = serde_json::Map::new();
     let fields = payload.as_object().unwrap_or(&empty);
@@ -100,6 +133,9 @@ pub fn render(
         .collect();
 
     let mut text = format!("{event_type}\n\n");
+    if let Some(headline) = &headline {
+        text.push_str(&format!("{headline}\n\n"));
+    }
     for (k, v) in &rows {
         text.push_str(&format!("{k}: {v}\n"));
     }
@@ -116,6 +152,12 @@ pub fn render(
          style=\"border-collapse:collapse\">",
         html_escape(event_type)
     );
+    if let Some(headline) = &headline {
+        html.insert_str(
+            html.find("<table").unwrap_or(html.len()),
+            &format!("<p>{}</p>", html_escape(headline)),
+        );
+    }
     for (k, v) in &rows {
         html.push_str(&format!(
             "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
@@ -271,6 +313,49 @@ mod tests {
         assert!(email
             .html
             .contains("<a href=\"https://example.com/c?a=1&amp;b=2\">chart</a>"));
+    }
+
+    #[test]
+    fn a_breaker_event_says_what_it_means_for_entries() {
+        let tripped = serde_json::json!({
+            "breaker_event_id": 3, "trading_date": "2020-03-09", "drawdown": 0.17812,
+            "max_drawdown": 0.15, "equity": 82188.0, "peak_equity": 100000.0,
+            "locked_until": "2020-04-06", "releases_on": "2020-04-07", "mode": "cool_off"
+        });
+        let email = render("breaker.tripped", "breaker.tripped:3:email", &tripped);
+        let headline = "Breaker tripped: drawdown 17.81 % (limit 15.00 %); no new entries \
+                        through 2020-04-06, entries resume on 2020-04-07; open positions keep \
+                        their exits";
+        assert_eq!(email.subject, format!("[TFT Trader] {headline}"));
+        assert!(email
+            .text
+            .starts_with(&format!("breaker.tripped\n\n{headline}\n\n")));
+        assert!(
+            email.text.contains("peak_equity: 100000.0\n"),
+            "{}",
+            email.text
+        );
+        assert!(email.html.contains(&format!("<p>{headline}</p><table")));
+
+        let permanent = serde_json::json!({
+            "drawdown": 0.2, "max_drawdown": 0.15, "locked_until": null, "releases_on": null,
+            "mode": "permanent"
+        });
+        let email = render("breaker.tripped", "k", &permanent);
+        assert!(email.subject.ends_with("no new entries until trading is resumed (permanent halt); open positions keep their exits"), "{}", email.subject);
+
+        let released = serde_json::json!({
+            "trading_date": "2020-04-07", "tripped_on": "2020-03-09", "drawdown": 0.16,
+            "equity": 83010.5, "previous_peak": 100000.0, "peak_equity": 83010.5
+        });
+        let email = render("breaker.released", "k", &released);
+        assert_eq!(
+            email.subject,
+            "[TFT Trader] Breaker released: entries resume; the drawdown peak is reset to the equity, 83010.50"
+        );
+        // A payload without the fields keeps the plain subject.
+        let email = render("breaker.released", "k", &serde_json::json!({}));
+        assert_eq!(email.subject, "[TFT Trader] breaker.released");
     }
 
     #[test]
