@@ -84,7 +84,8 @@ pub struct WalkForwardArgs {
     /// LSTM training windows drawn per epoch (0: all).
     #[arg(long, default_value_t = 120_000)]
     pub lstm_samples: u32,
-    /// Keep only the last N training rows of each fold (0: all; smoke runs).
+    /// Train each fold on a seeded random subset of N of its training rows, the same rows
+    /// for every model (0: all of them).
     #[arg(long, default_value_t = 0)]
     pub max_train_rows: u32,
     /// Run this program (with `--features CSV`) as the fold server instead of uv (tests).
