@@ -47,7 +47,11 @@ impl Deploy {
         bundle: BundleFiles,
     ) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            // The compiled-in roots (shared::adapters::https): no system store to parse at
+            // init; reqwest's own default if that ever failed to build.
+            http: shared::adapters::https::client_builder()
+                .build()
+                .unwrap_or_default(),
             database,
             store,
             bundle,

@@ -12,6 +12,7 @@ pub mod email;
 pub mod eventbridge;
 pub mod feature_store;
 pub(crate) mod http_retry;
+pub mod https;
 pub mod outbox;
 pub mod portfolio_store;
 pub mod prediction_store;

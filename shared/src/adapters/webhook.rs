@@ -202,7 +202,7 @@ pub struct WebhookClient {
 impl WebhookClient {
     pub fn new(settings: WebhookSettings) -> Result<Self, WebhookError> {
         check_url(&settings.url, settings.allow_http)?;
-        let http = reqwest::Client::builder()
+        let http = crate::adapters::https::client_builder()
             // A redirect would re-send the signed body to wherever the answer points.
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)

@@ -161,7 +161,7 @@ impl RedditClient {
                  (\"(by /u/<username>)\"): Reddit may throttle or block it"
             );
         }
-        let http = reqwest::Client::builder()
+        let http = crate::adapters::https::client_builder()
             .user_agent(settings.user_agent.clone())
             .timeout(settings.request_timeout)
             .connect_timeout(settings.request_timeout)

@@ -67,7 +67,7 @@ fn http_client(settings: &YahooSettings) -> Result<(reqwest::Client, Url), Yahoo
             settings.base_url
         )));
     }
-    let http = reqwest::Client::builder()
+    let http = crate::adapters::https::client_builder()
         .user_agent(settings.user_agent.clone())
         .timeout(settings.request_timeout)
         .connect_timeout(settings.request_timeout)
