@@ -85,7 +85,10 @@ mod tests {
             .await
             .expect_err("a self-signed certificate must be refused");
         let chain = format!("{err:?}");
-        assert!(chain.contains("InvalidCertificate(UnknownIssuer)"), "{chain}");
+        assert!(
+            chain.contains("InvalidCertificate(UnknownIssuer)"),
+            "{chain}"
+        );
         serve.abort();
     }
 }
