@@ -3,8 +3,12 @@
 //! epoch of 1,024 windows) → the bundle loaded by the Rust ensemble, which refuses it unless
 //! tract + the manifest's calibration reproduce the golden (calibrated) outputs to 1e-5.
 //!
-//! Needs `uv` on the PATH (`.ci/run` installs it): without it the test fails and says so,
-//! it never passes silently.
+//! Also runs the models project's own unit tests (`models/tests`: calibration, the split,
+//! the fold server's protocol, the committed bundle against onnxruntime), so that they are
+//! part of `make test` and cannot go stale unseen.
+//!
+//! Needs `uv` on the PATH (`.ci/run` installs it): without it the tests fail and say so,
+//! they never pass silently.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,14 +35,48 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-#[test]
-fn python_trains_a_tiny_bundle_that_the_rust_ensemble_serves() {
+fn require_uv() {
     let uv = Command::new("uv").arg("--version").output();
     assert!(
         uv.as_ref().is_ok_and(|o| o.status.success()),
-        "uv is not on the PATH: this test trains the models with `uv run --locked` in models/ \
-         (install uv: https://docs.astral.sh/uv/ ; .ci/run does) — {uv:?}"
+        "uv is not on the PATH: this test runs the models project with `uv run --locked` in \
+         models/ (install uv: https://docs.astral.sh/uv/ ; .ci/run does) — {uv:?}"
     );
+}
+
+#[test]
+fn the_models_projects_unit_tests_pass() {
+    require_uv();
+    let out = Command::new("uv")
+        .current_dir(repo("models"))
+        .args([
+            "run", "--locked", "python", "-m", "unittest", "discover", "-s", "tests", "-v",
+        ])
+        .output()
+        .expect("uv run: cannot start");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "models/tests failed ({}):\n{report}",
+        out.status
+    );
+    // unittest prints "Ran N tests"; an empty discovery would also exit 0.
+    let ran: usize = report
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Ran ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no \"Ran N tests\" line:\n{report}"));
+    assert!(ran >= 13, "only {ran} Python tests ran:\n{report}");
+}
+
+#[test]
+fn python_trains_a_tiny_bundle_that_the_rust_ensemble_serves() {
+    require_uv();
     let dir = std::env::temp_dir().join(format!("tft-train-bundle-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let prices = dir.join("prices");

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import unittest
@@ -15,12 +16,21 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from tft_models import lstm, lstm_onnx
+from tft_models import calibration, lstm, lstm_onnx
 from tft_models.dataset import CLASSES
 from tft_models.schema import schema_hash
 from tft_models.manifest import WEIGHTS, check_bundle, dumps
 
 STORE = Path(__file__).resolve().parents[1] / "store" / "ensemble"
+SCHEMA_RS = Path(__file__).resolve().parents[2] / "shared" / "src" / "core" / "features" / "schema.rs"
+
+
+def rust_schema_hash() -> str:
+    """The hash the Rust feature schema pins in its own test (`FEATURE_SCHEMA.hash()`), read
+    from the source so that this check follows a schema change instead of going stale."""
+    m = re.search(r'assert_eq!\(FEATURE_SCHEMA\.hash\(\), "([0-9a-f]{16})"\)', SCHEMA_RS.read_text())
+    assert m, f"no pinned FEATURE_SCHEMA hash in {SCHEMA_RS}"
+    return m.group(1)
 
 
 def committed_bundle() -> Path:
@@ -32,7 +42,7 @@ class CommittedBundle(unittest.TestCase):
         d = committed_bundle()
         m = check_bundle(d)
         self.assertEqual(m["version"], d.name)
-        self.assertEqual(m["feature_schema"]["hash"], "dd6fbf11d7d7b069")
+        self.assertEqual(m["feature_schema"]["hash"], rust_schema_hash())
         self.assertEqual(json.loads(dumps(m)), m)
         self.assertEqual((d / "manifest.json").read_text(), dumps(m))
 
@@ -59,26 +69,35 @@ class CommittedBundle(unittest.TestCase):
     def test_golden_outputs_are_what_onnxruntime_gives_for_the_golden_inputs(self):
         d = committed_bundle()
         g = json.loads((d / "golden.json").read_text())
-        fs = json.loads((d / "manifest.json").read_text())["feature_schema"]
+        m = json.loads((d / "manifest.json").read_text())
+        fs = m["feature_schema"]
         self.assertEqual(g["schema_hash"], schema_hash(fs["version"], fs["names"]))
         self.assertEqual(g["feature_names"], fs["names"])
         self.assertEqual(g["classes"], CLASSES)
         seqs = np.array(g["sequences"], dtype=np.float32)
-        self.assertEqual(seqs.shape, (64, g["seq_len"], 31))
-        self.assertEqual(len(g["rows"]), 64)
+        self.assertEqual(seqs.shape, (len(g["rows"]), g["seq_len"], len(fs["names"])))
+        self.assertGreaterEqual(len(g["rows"]), 16)
         self.assertGreaterEqual(len({r["ticker"] for r in g["rows"]}), 8)
-        got = {
+        raw = {
             "lstm": ort.InferenceSession(str(d / "lstm.onnx")).run(None, {"features": seqs})[0],
             "xgboost": ort.InferenceSession(str(d / "xgboost.onnx")).run(
                 ["probabilities"], {"input": seqs[:, -1]})[0],
             "lightgbm": ort.InferenceSession(str(d / "lightgbm.onnx")).run(
                 ["probabilities"], {"input": seqs[:, -1]})[0],
         }
-        for name, p in got.items():
-            np.testing.assert_allclose(p, np.array(g["outputs"][name]), rtol=0, atol=1e-6,
-                                       err_msg=name)
-        ens = sum(WEIGHTS[n] * got[n].astype(np.float64) for n in ("lstm", "xgboost", "lightgbm"))
-        np.testing.assert_allclose(ens, np.array(g["outputs"]["ensemble"]), rtol=0, atol=1e-6)
+        # Raw: what onnxruntime gives. Calibrated: the manifest's maps applied to it, the
+        # values Rust must reproduce (ensemble/tests/parity.rs).
+        maps = m["calibration"]["models"]
+        cal = {n: calibration.apply(maps[n], p.astype(np.float64)) for n, p in raw.items()}
+        for kind, probs in (("raw_outputs", raw), ("outputs", cal)):
+            for name, p in probs.items():
+                np.testing.assert_allclose(p, np.array(g[kind][name]), rtol=0, atol=1e-6,
+                                           err_msg=f"{kind} {name}")
+            ens = sum(WEIGHTS[n] * probs[n].astype(np.float64) for n in ("lstm", "xgboost", "lightgbm"))
+            np.testing.assert_allclose(ens, np.array(g[kind]["ensemble"]), rtol=0, atol=1e-6,
+                                       err_msg=f"{kind} ensemble")
+        self.assertFalse(all(calibration.is_identity(maps[n]) for n in maps),
+                         "the committed bundle's calibration should not be the identity")
 
 
 class LstmExport(unittest.TestCase):
