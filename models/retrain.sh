@@ -52,9 +52,14 @@ mkdir -p "$work"
 work="$(realpath "$work")"  # the trainer runs from models/
 echo "retrain: export $export_from..$to, train ..$train_to, calibrate $calibrate_from..$to, work $work"
 
+# Each step's wall time, in the log (the Lambda's log group; docs/retrain.md).
+step_started=$SECONDS
+step_done() { echo "retrain: $1 took $((SECONDS - step_started)) s"; step_started=$SECONDS; }
+
 features="$(realpath -m "${RETRAIN_FEATURES:-$work/features.csv}")"
 if [[ -z "${RETRAIN_FEATURES:-}" ]]; then
   "$TFT_BIN" features export --from-db --from "$export_from" --to "$to" --out "$features"
+  step_done export
 fi
 
 if [[ -n "${RETRAIN_PYTHON:-}" ]]; then py=("$RETRAIN_PYTHON"); else py=(uv run --locked python); fi
@@ -64,11 +69,13 @@ if [[ -n "${RETRAIN_PYTHON:-}" ]]; then py=("$RETRAIN_PYTHON"); else py=(uv run 
   --features "$features" --out "$work/bundle" \
   --train-from "$export_from" --train-to "$train_to" \
   --calibrate-from "$calibrate_from" --calibrate-to "$to" --purge-days 10 ${RETRAIN_TRAIN_ARGS:-})
+step_done training
 
 version="$(cd "$here" && "${py[@]}" -c \
   'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$work/bundle/manifest.json")"
 
 "$TFT_BIN" models upload --dir "$work/bundle" --store "$TFT_MODEL_STORE"
+step_done upload
 if [[ -n "${RETRAIN_SCORE_PRICES:-}" ]]; then
   # Dry runs without a database: score on price files.
   "$TFT_BIN" models promote "$version" --store "$TFT_MODEL_STORE" \
@@ -76,4 +83,5 @@ if [[ -n "${RETRAIN_SCORE_PRICES:-}" ]]; then
 else
   "$TFT_BIN" models promote "$version" --store "$TFT_MODEL_STORE" --from-db
 fi
+step_done promotion
 echo "retrain: $version uploaded; promotion result above"

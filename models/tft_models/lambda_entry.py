@@ -127,6 +127,10 @@ def summarize(lines: list[str]) -> dict:
             out.update(outcome="promoted", reason=text.split(": ", 1)[1] if ": " in text else "")
         elif " is already current in " in text:
             out.update(outcome="kept", reason="already current: the same data and code gave the same version")
+        elif text.startswith("retrain: ") and " took " in text and text.endswith(" s"):
+            step, _, secs = text.removeprefix("retrain: ").removesuffix(" s").partition(" took ")
+            if secs.isdigit():
+                out.setdefault("step_seconds", {})[step] = int(secs)
     return out
 
 

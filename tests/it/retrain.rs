@@ -173,6 +173,10 @@ async fn the_retrain_entry_point_exports_trains_uploads_and_promotes_or_keeps() 
     );
     let v1 = s["version"].as_str().unwrap().to_string();
     assert!(v1.starts_with("2021-12-31-"), "{v1}");
+    // Each step's wall time, as retrain.sh logged it (the run's duration, step by step).
+    for step in ["export", "training", "upload", "promotion"] {
+        assert!(s["step_seconds"][step].is_u64(), "no {step} seconds: {s}");
+    }
     assert_eq!(current_in(&bucket).await.as_deref(), Some(v1.as_str()));
 
     // A replayed event for an earlier week (detail.to): another candidate, scored against
