@@ -197,10 +197,18 @@ pub(crate) fn committed_bundle() -> (String, BundleFiles) {
         let path = entry.unwrap().path();
         files.insert(
             path.file_name().unwrap().to_string_lossy().into_owned(),
-            std::fs::read(&path).unwrap(),
+            std::fs::read(&path).unwrap().into(),
         );
     }
     (version, files)
+}
+
+/// The files as `ModelStore::upload_files` takes them.
+fn owned(files: &BundleFiles) -> BTreeMap<String, Vec<u8>> {
+    files
+        .iter()
+        .map(|(name, bytes)| (name.clone(), bytes.to_vec()))
+        .collect()
 }
 
 /// A fresh bucket on moto, the store under the `models` prefix.
@@ -471,9 +479,9 @@ async fn a_current_promoted_by_a_later_retrain_is_never_replaced() {
     let mut retrained = bundle.clone();
     retrained.insert(
         "manifest.json".into(),
-        serde_json::to_vec(&manifest).unwrap(),
+        serde_json::to_vec(&manifest).unwrap().into(),
     );
-    assert_eq!(store.upload_files(retrained).await.unwrap(), newer);
+    assert_eq!(store.upload_files(owned(&retrained)).await.unwrap(), newer);
     store.set_current(newer).await.unwrap();
 
     let deploy = deploy_with_store(store.clone(), bundle);
@@ -500,7 +508,7 @@ async fn a_current_promoted_by_a_later_retrain_is_never_replaced() {
 async fn a_corrupt_bundle_answers_failed_and_writes_nothing() {
     let store = empty_s3_store().await;
     let (_, mut bundle) = committed_bundle();
-    bundle.get_mut("xgboost.onnx").unwrap()[100] ^= 0xff;
+    bundle.get_mut("xgboost.onnx").unwrap().to_mut()[100] ^= 0xff;
     let deploy = deploy_with_store(store.clone(), bundle);
 
     let cfn = ResponseUrl::new().await;
@@ -688,7 +696,7 @@ async fn current_is_created_only_when_absent_on_s3_and_on_a_directory() {
         empty_s3_store().await,
         ModelStore::Local(dir.path().to_path_buf()),
     ] {
-        let uploaded = store.upload_files(files.clone()).await.unwrap();
+        let uploaded = store.upload_files(owned(&files)).await.unwrap();
         assert_eq!(uploaded, version);
         assert!(store.set_current_if_absent(&version).await.unwrap());
         // Another writer's pointer now stands: the second conditional write leaves it.
