@@ -29,7 +29,8 @@ use crate::store::ModelStore;
 pub const MODEL_BUNDLE: &str = "Custom::ModelBundle";
 
 /// A bundle as its files by name, `manifest.json` among them. Borrowed when the files are
-/// compiled into the binary (the deploy function: no 4.6 MB copy at init), owned otherwise.
+/// compiled into the binary (the deploy function: no 4.6 MB copy at init, and cloning the
+/// map copies no bytes), owned otherwise. `ModelStore::upload_files` takes it.
 pub type BundleFiles = BTreeMap<String, Cow<'static, [u8]>>;
 
 /// What the deploy function builds once per container.
@@ -180,12 +181,7 @@ pub async fn model_bundle(
             .into());
     }
     let version = store
-        .upload_files(
-            bundle
-                .iter()
-                .map(|(name, bytes)| (name.clone(), bytes.to_vec()))
-                .collect(),
-        )
+        .upload_files(bundle.clone())
         .await
         .map_err(|e| format!("the bundle shipped with the deploy function was refused: {e}"))?;
     outcome.data.insert("Uploaded".into(), version.clone());

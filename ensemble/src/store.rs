@@ -11,6 +11,7 @@
 //! `current` only if its validation metric is not worse than the current one's; old
 //! versions stay for rollback.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -243,9 +244,9 @@ impl ModelStore {
             let bytes = tokio::fs::read(dir.join(&file.file))
                 .await
                 .map_err(|e| unreadable(&probe.version, &file.file, e))?;
-            files.insert(file.file.clone(), bytes);
+            files.insert(file.file.clone(), Cow::Owned(bytes));
         }
-        files.insert("manifest.json".to_string(), manifest_bytes);
+        files.insert("manifest.json".to_string(), Cow::Owned(manifest_bytes));
         self.upload_files(files).await
     }
 
@@ -257,7 +258,7 @@ impl ModelStore {
     /// files are in place. Does not make it current.
     pub async fn upload_files(
         &self,
-        mut files: BTreeMap<String, Vec<u8>>,
+        mut files: BTreeMap<String, Cow<'_, [u8]>>,
     ) -> Result<String, BundleError> {
         let manifest_bytes = files
             .remove("manifest.json")
@@ -274,13 +275,16 @@ impl ModelStore {
         }
         probe.check_against_code()?;
         for (name, bytes) in bytes_of {
-            self.put(&self.key(&[&version, &name]), bytes)
+            self.put(&self.key(&[&version, &name]), bytes.into_owned())
                 .await
                 .map_err(|e| unreadable(&version, &name, e))?;
         }
-        self.put(&self.key(&[&version, "manifest.json"]), manifest_bytes)
-            .await
-            .map_err(|e| unreadable(&version, "manifest.json", e))?;
+        self.put(
+            &self.key(&[&version, "manifest.json"]),
+            manifest_bytes.into_owned(),
+        )
+        .await
+        .map_err(|e| unreadable(&version, "manifest.json", e))?;
         Ok(version)
     }
 

@@ -203,14 +203,6 @@ pub(crate) fn committed_bundle() -> (String, BundleFiles) {
     (version, files)
 }
 
-/// The files as `ModelStore::upload_files` takes them.
-fn owned(files: &BundleFiles) -> BTreeMap<String, Vec<u8>> {
-    files
-        .iter()
-        .map(|(name, bytes)| (name.clone(), bytes.to_vec()))
-        .collect()
-}
-
 /// A fresh bucket on moto, the store under the `models` prefix.
 async fn empty_s3_store() -> ModelStore {
     let client = s3_client().await;
@@ -481,7 +473,7 @@ async fn a_current_promoted_by_a_later_retrain_is_never_replaced() {
         "manifest.json".into(),
         serde_json::to_vec(&manifest).unwrap().into(),
     );
-    assert_eq!(store.upload_files(owned(&retrained)).await.unwrap(), newer);
+    assert_eq!(store.upload_files(retrained).await.unwrap(), newer);
     store.set_current(newer).await.unwrap();
 
     let deploy = deploy_with_store(store.clone(), bundle);
@@ -696,7 +688,7 @@ async fn current_is_created_only_when_absent_on_s3_and_on_a_directory() {
         empty_s3_store().await,
         ModelStore::Local(dir.path().to_path_buf()),
     ] {
-        let uploaded = store.upload_files(owned(&files)).await.unwrap();
+        let uploaded = store.upload_files(files.clone()).await.unwrap();
         assert_eq!(uploaded, version);
         assert!(store.set_current_if_absent(&version).await.unwrap());
         // Another writer's pointer now stands: the second conditional write leaves it.
