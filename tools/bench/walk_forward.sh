@@ -68,10 +68,12 @@ manifest=()
 
 echo "walk_forward: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run" >&2
 start=$(date +%s.%N)
+# Not --quiet: that would also drop the `walk-forward:` and `timings:` lines printed below
+# (the progress bars hide themselves, stderr being a file).
 /usr/bin/time -v -o "$work/time.txt" "$tft" backtest --walk-forward --prices "$prices" \
   --posts "${posts[@]}" --benchmark "$prices/SPY.csv" "${manifest[@]}" --from "$from" --to "$to" \
   --retrain-every 4 --lstm-every "$lstm_every" "${sizes[@]}" --random-seeds 100 \
-  --out "$out" --cache "$work/cache" --quiet > "$work/stdout.txt" 2> "$work/stderr.txt" || {
+  --out "$out" --cache "$work/cache" > "$work/stdout.txt" 2> "$work/stderr.txt" || {
     tail -20 "$work/stderr.txt" >&2; exit 1; }
 end=$(date +%s.%N)
 echo "walk_forward: load average $(cut -d' ' -f1-3 /proc/loadavg) after the run" >&2
@@ -103,6 +105,9 @@ for line in text.splitlines():
 print()
 print(f"whole command: {wall:.0f} s wall ({wall / 60:.1f} min), CPU {cpu.get('User', 0):.0f} s user + "
       f"{cpu.get('System', 0):.0f} s system, peak RSS {int(rss.group(1)) / 1024:.0f} MB" if rss else "")
-print(f"goal <= 20 min: {'met' if wall <= 1200 else 'missed'} ({wall / 1200:.2f}x the goal)")
+if (first, last) == ("2020-01-13", "2021-12-31"):
+    print(f"goal <= 20 min: {'met' if wall <= 1200 else 'missed'} ({wall / 1200:.2f}x the goal)")
+else:
+    print("goal <= 20 min: not judged (it is set for the default window, 2020-01-13..2021-12-31)")
 PY
 echo "walk_forward: report in $out (removed at exit unless --out was given)" >&2
