@@ -38,7 +38,7 @@ impl ModelLocation {
         match self {
             Self::Local(root) => ModelStore::Local(root),
             s3 => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let sdk = shared::adapters::aws::load().await;
                 s3.store_with(&sdk)
             }
         }
@@ -60,7 +60,7 @@ impl ModelLocation {
 
 /// An S3 client from the ambient AWS configuration.
 pub async fn s3_client() -> aws_sdk_s3::Client {
-    s3_client_from(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+    s3_client_from(&shared::adapters::aws::load().await)
 }
 
 /// An S3 client over `sdk` (path-style addressing when `AWS_ENDPOINT_URL` points at a

@@ -179,9 +179,9 @@ pub fn aws_endpoint() -> String {
     required_env("AWS_ENDPOINT_URL")
 }
 
-/// An EventBridge client on moto.
+/// An EventBridge client on moto (the functions' SDK configuration and HTTPS client).
 pub async fn eventbridge_client() -> aws_sdk_eventbridge::Client {
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = shared::adapters::aws::load().await;
     aws_sdk_eventbridge::Client::new(&config)
 }
 

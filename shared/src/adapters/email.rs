@@ -223,7 +223,7 @@ impl EmailSender {
 
     /// As [`EmailSender::from_env`], with the SES endpoint overridden (a test double).
     pub async fn with_endpoint(settings: EmailSettings, endpoint_url: &str) -> Self {
-        let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        let sdk_config = crate::adapters::aws::defaults()
             .endpoint_url(endpoint_url)
             .load()
             .await;

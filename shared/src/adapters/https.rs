@@ -34,23 +34,17 @@ pub fn tls_config() -> rustls::ClientConfig {
         .clone()
 }
 
+/// An HTTPS server on loopback whose certificate (for `localhost`) is self-signed: a
+/// client that verifies must refuse it. Serves one handshake attempt.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) struct SelfSignedServer {
+    pub port: u16,
+    serve: tokio::task::JoinHandle<()>,
+}
 
-    /// reqwest takes a preconfigured rustls config only from its own rustls version; a
-    /// mismatch would make every build fail ("unknown TLS backend").
-    #[test]
-    fn reqwest_accepts_the_preconfigured_tls() {
-        client_builder()
-            .build()
-            .expect("reqwest took the rustls config");
-    }
-
-    /// An HTTPS server whose certificate chains to no trusted root is refused: the
-    /// preconfigured TLS still verifies.
-    #[tokio::test]
-    async fn a_self_signed_server_is_refused() {
+#[cfg(test)]
+impl SelfSignedServer {
+    pub async fn start() -> Self {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         use tokio::io::AsyncReadExt;
@@ -70,17 +64,47 @@ mod tests {
         .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
         let serve = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            // The handshake fails on the client's side: the server sees an alert.
-            if let Ok(mut tls) = acceptor.accept(tcp).await {
-                let mut buf = [0u8; 1];
-                let _ = tls.read(&mut buf).await;
+            while let Ok((tcp, _)) = listener.accept().await {
+                // The handshake fails on the client's side: the server sees an alert.
+                if let Ok(mut tls) = acceptor.accept(tcp).await {
+                    let mut buf = [0u8; 1];
+                    let _ = tls.read(&mut buf).await;
+                }
             }
         });
+        Self { port, serve }
+    }
+}
+
+#[cfg(test)]
+impl Drop for SelfSignedServer {
+    fn drop(&mut self) {
+        self.serve.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// reqwest takes a preconfigured rustls config only from its own rustls version; a
+    /// mismatch would make every build fail ("unknown TLS backend").
+    #[test]
+    fn reqwest_accepts_the_preconfigured_tls() {
+        client_builder()
+            .build()
+            .expect("reqwest took the rustls config");
+    }
+
+    /// An HTTPS server whose certificate chains to no trusted root is refused: the
+    /// preconfigured TLS still verifies.
+    #[tokio::test]
+    async fn a_self_signed_server_is_refused() {
+        let server = SelfSignedServer::start().await;
         let err = client_builder()
             .build()
             .unwrap()
-            .get(format!("https://localhost:{port}/"))
+            .get(format!("https://localhost:{}/", server.port))
             .send()
             .await
             .expect_err("a self-signed certificate must be refused");
@@ -89,6 +113,5 @@ mod tests {
             chain.contains("InvalidCertificate(UnknownIssuer)"),
             "{chain}"
         );
-        serve.abort();
     }
 }

@@ -2,7 +2,7 @@
 
 pub mod api_keys;
 pub mod api_store;
-#[cfg(feature = "secrets")]
+#[cfg(feature = "sdk")]
 pub mod aws;
 pub mod breaker_store;
 pub mod db;
