@@ -69,13 +69,11 @@ impl Deploy {
         // function reads its secrets (shared::adapters::secrets); a failure is answered
         // FAILED on each request rather than leaving CloudFormation without an answer.
         let aws = shared::adapters::aws::AwsSdk::new();
-        let started = std::time::Instant::now();
-        let env = shared::adapters::secrets::resolve_env_with(ProcessEnv, &aws)
-            .await
-            .map_err(|e| e.to_string());
+        let (env, secrets_ms) =
+            shared::adapters::secrets::resolve_env_timed(ProcessEnv, &aws).await;
+        let env = env.map_err(|e| e.to_string());
         // Logged as the other functions log theirs (shared::jobs::init), for the cold-init
         // benchmark: an AWS call at init, reported apart like the database connection.
-        let secrets_ms = started.elapsed().as_secs_f64() * 1e3;
         tracing::info!(secrets_ms, "secrets read at init");
         let database = env
             .as_ref()

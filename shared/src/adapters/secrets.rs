@@ -229,6 +229,18 @@ pub async fn resolve_env_with(
     resolve_reads(Some(&reader), base, reads).await
 }
 
+/// [`resolve_env_with`] and how long it took in milliseconds (the SDK's load included): every
+/// function logs it at init as `secrets_ms`, which the cold-init benchmark reports apart from
+/// the rest of init, like the database connection (tools/bench/cold_init.sh).
+pub async fn resolve_env_timed(
+    base: impl EnvSource + Send + Sync + 'static,
+    sdk: &AwsSdk,
+) -> (Result<SecretEnv, SecretError>, f64) {
+    let started = std::time::Instant::now();
+    let env = resolve_env_with(base, sdk).await;
+    (env, started.elapsed().as_secs_f64() * 1e3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,9 +43,8 @@ impl FunctionContext {
         base: impl EnvSource + Send + Sync + 'static,
     ) -> anyhow::Result<Self> {
         let aws = AwsSdk::new();
-        let started = std::time::Instant::now();
-        let env = secrets::resolve_env_with(base, &aws).await?;
-        let secrets_ms = started.elapsed().as_secs_f64() * 1e3;
+        let (env, secrets_ms) = secrets::resolve_env_timed(base, &aws).await;
+        let env = env?;
         let config = Config::from_env(&env)?;
         let pool = db::connect_pool(&config.database)?;
         // The connection (TCP, TLS, authentication, one query) timed on its own: the
