@@ -174,14 +174,9 @@ fn rules(args: &BacktestArgs) -> RuleStrategy {
     RuleStrategy::new(5, filter)
 }
 
-pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
-    let started = Instant::now();
-    anyhow::ensure!(
-        args.from <= args.to,
-        "--from {} is after --to {}",
-        args.from,
-        args.to
-    );
+/// The engine's configuration from the flags, and the rule strategy's: its calls are not
+/// probabilities, so it keeps the seed's gate and flips.
+fn configs(args: &BacktestArgs) -> (BacktestConfig, BacktestConfig) {
     let mut config = BacktestConfig::new(args.from, args.to);
     config.starting_cash = args.cash;
     config.costs.commission_bps = args.commission_bps;
@@ -193,24 +188,58 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     config.risk.sell_flip = args
         .sell_flip
         .unwrap_or(shared::core::risk::gate::DEFAULT_SELL_FLIP);
-    // The rule strategy's calls are not probabilities: it keeps the seed's gate and flips.
     let mut rules_config = config;
     rules_config.risk = rules_config.risk.with_seed_gate();
+    (config, rules_config)
+}
 
-    if args.walk.walk_forward {
-        anyhow::ensure!(
-            args.strategy == Strategy::Ensemble,
-            "--walk-forward retrains the ensemble; the rule strategy has no fitted parameters \
-             (drop --walk-forward or --strategy rules)"
-        );
-        anyhow::ensure!(
-            args.probe_lookahead.is_none(),
-            "--probe-lookahead does not run with --walk-forward: altering the future would \
-             change the rows of every fold trained after the probe date, so those folds would \
-             have to be retrained on the altered data, which is not implemented; probe the \
-             point-in-time features and the engine on a fixed model (without --walk-forward)"
-        );
+/// The flags `--walk-forward` cannot run with, refused before anything is loaded.
+fn check_walk_forward(args: &BacktestArgs) -> anyhow::Result<()> {
+    if !args.walk.walk_forward {
+        return Ok(());
     }
+    anyhow::ensure!(
+        args.strategy == Strategy::Ensemble,
+        "--walk-forward retrains the ensemble; the rule strategy has no fitted parameters \
+         (drop --walk-forward or --strategy rules)"
+    );
+    anyhow::ensure!(
+        args.probe_lookahead.is_none(),
+        "--probe-lookahead does not run with --walk-forward: altering the future would \
+         change the rows of every fold trained after the probe date, so those folds would \
+         have to be retrained on the altered data, which is not implemented; probe the \
+         point-in-time features and the engine on a fixed model (without --walk-forward)"
+    );
+    Ok(())
+}
+
+/// The `timings:` lines: each step's share of the run, from the elapsed times at the end
+/// of loading, features, the day loops, the chance statistics and the whole run.
+fn print_timings(steps: [std::time::Duration; 5], strategies: usize) {
+    let [loaded, featured, simulated, chanced, total] = steps;
+    println!(
+        "timings: models and inputs {:.2} s, features {:.2} s, day loops {:.2} s ({strategies} strategies), report and probe {:.2} s",
+        loaded.as_secs_f64(),
+        (featured - loaded).as_secs_f64(),
+        (simulated - featured).as_secs_f64(),
+        (total - chanced).as_secs_f64()
+    );
+    println!(
+        "timings: chance (random entry, bootstrap, universe split) {:.2} s",
+        (chanced - simulated).as_secs_f64()
+    );
+}
+
+pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    anyhow::ensure!(
+        args.from <= args.to,
+        "--from {} is after --to {}",
+        args.from,
+        args.to
+    );
+    let (config, rules_config) = configs(&args);
+    check_walk_forward(&args)?;
     let models = match args.strategy {
         Strategy::Ensemble if !args.walk.walk_forward => {
             Some(load::models(&args.models, args.from, args.to).await?)
@@ -314,18 +343,8 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         if let Some(w) = &walk {
             println!("{}", w.summary_line());
         }
-        println!(
-            "timings: models and inputs {:.2} s, features {:.2} s, day loops {:.2} s ({} strategies), report and probe {:.2} s",
-            loaded.as_secs_f64(),
-            (featured - loaded).as_secs_f64(),
-            (simulated - featured).as_secs_f64(),
-            runs.len(),
-            (started.elapsed() - chanced).as_secs_f64()
-        );
-        println!(
-            "timings: chance (random entry, bootstrap, universe split) {:.2} s",
-            (chanced - simulated).as_secs_f64()
-        );
+        let steps = [loaded, featured, simulated, chanced, started.elapsed()];
+        print_timings(steps, runs.len());
     }
     if let Some(p) = &probe {
         anyhow::ensure!(
