@@ -145,11 +145,17 @@ impl Routes {
         Self { router, document }
     }
 
-    /// The router serving `state`, and its OpenAPI document.
+    /// The router serving `state`, and its OpenAPI document (the API tests check one
+    /// against the other; the router serves its own copy).
     pub fn with_state(self, state: AppState) -> (axum::Router, utoipa::openapi::OpenApi) {
-        let served = Arc::new(self.document.clone());
-        let router = self
-            .router
+        let document = self.document.clone();
+        (self.serve(state), document)
+    }
+
+    /// The router serving `state`, the document moved into its `/v1/openapi.json` route.
+    pub fn serve(self, state: AppState) -> axum::Router {
+        let served = Arc::new(self.document);
+        self.router
             .route(
                 "/v1/openapi.json",
                 get(move || {
@@ -159,8 +165,7 @@ impl Routes {
             )
             .merge(dashboard::routes())
             .fallback(routes::not_found)
-            .with_state(state);
-        (router, self.document)
+            .with_state(state)
     }
 }
 
@@ -171,5 +176,5 @@ pub fn router_and_openapi(state: AppState) -> (axum::Router, utoipa::openapi::Op
 
 /// The router (`tft serve`, the Lambda).
 pub fn router(state: AppState) -> axum::Router {
-    router_and_openapi(state).0
+    Routes::build().serve(state)
 }

@@ -20,6 +20,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         config: Arc::new(ApiConfig::from_env(&env)?),
         models: api::model_store_with(&env, &aws).await,
     };
-    let (router, _) = routes.await?.with_state(state);
-    lambda_http::run(router).await
+    lambda_http::run(routes.await?.serve(state)).await
 }
