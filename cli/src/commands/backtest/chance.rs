@@ -205,9 +205,7 @@ fn random_runs(
 ) -> anyhow::Result<Vec<Metrics>> {
     // Random candidates are not calibrated probabilities: they pass the seed's gate at
     // their random confidences, then meet the same risk manager and exits.
-    let mut seeded = *config;
-    seeded.risk = seeded.risk.with_seed_gate();
-    let seeded = &seeded;
+    let seeded = &super::with_seed_gate(config);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)

@@ -174,9 +174,8 @@ fn rules(args: &BacktestArgs) -> RuleStrategy {
     RuleStrategy::new(5, filter)
 }
 
-/// The engine's configuration from the flags, and the rule strategy's: its calls are not
-/// probabilities, so it keeps the seed's gate and flips.
-fn configs(args: &BacktestArgs) -> (BacktestConfig, BacktestConfig) {
+/// The engine's configuration from the flags.
+fn config(args: &BacktestArgs) -> BacktestConfig {
     let mut config = BacktestConfig::new(args.from, args.to);
     config.starting_cash = args.cash;
     config.costs.commission_bps = args.commission_bps;
@@ -188,9 +187,65 @@ fn configs(args: &BacktestArgs) -> (BacktestConfig, BacktestConfig) {
     config.risk.sell_flip = args
         .sell_flip
         .unwrap_or(shared::core::risk::gate::DEFAULT_SELL_FLIP);
-    let mut rules_config = config;
-    rules_config.risk = rules_config.risk.with_seed_gate();
-    (config, rules_config)
+    config
+}
+
+/// `config` with the seed's gate and flips: the rule strategy's and the random entries',
+/// whose calls are not probabilities.
+pub(crate) fn with_seed_gate(config: &BacktestConfig) -> BacktestConfig {
+    let mut seeded = *config;
+    seeded.risk = seeded.risk.with_seed_gate();
+    seeded
+}
+
+/// "Better than chance?": random entries, bootstraps, the deflated Sharpe and, with a
+/// manifest, the universe split.
+fn assess_chance(
+    args: &BacktestArgs,
+    data: &MarketData,
+    config: &BacktestConfig,
+    runs: &[NamedRun],
+    models: Option<&load::Models>,
+    walk: Option<&walkforward::WalkForward>,
+    rule_strategy: &RuleStrategy,
+) -> anyhow::Result<chance::Chance> {
+    let members = match &args.manifest {
+        Some(path) => Some(chance::read_manifest(path)?),
+        None => None,
+    };
+    chance::assess(
+        data,
+        config,
+        runs,
+        models,
+        walk,
+        rule_strategy,
+        args.manifest.as_deref().zip(members.as_ref()),
+        &chance::ChanceOptions {
+            random_seeds: args.random_seeds,
+            configs_tried: args.configs_tried,
+            trials_sharpe_variance: args.trials_sharpe_variance,
+            quiet: args.quiet,
+        },
+    )
+}
+
+/// The report's walk-forward parts: the folds with their bundles and trades, the settings,
+/// the note, and the model named as the walk-forward's.
+fn describe_walk_forward(
+    report: &mut report::Report,
+    walk: &walkforward::WalkForward,
+    main: &NamedRun,
+    args: &walkforward::WalkForwardArgs,
+) {
+    report.folds = Some(walk.fold_reports(&main.run));
+    report.walk_forward = Some(walk.info(args));
+    report.walk_forward_note = walkforward::NOTE;
+    report.model = Some(report::ModelInfo {
+        version: walk.version(),
+        windows: Vec::new(),
+        walk_forward: true,
+    });
 }
 
 /// The flags `--walk-forward` cannot run with, refused before anything is loaded.
@@ -238,7 +293,8 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         args.from,
         args.to
     );
-    let (config, rules_config) = configs(&args);
+    let config = config(&args);
+    let rules_config = with_seed_gate(&config);
     check_walk_forward(&args)?;
     let models = match args.strategy {
         Strategy::Ensemble if !args.walk.walk_forward => {
@@ -279,24 +335,14 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
     };
 
     let simulated = started.elapsed();
-    let members = match &args.manifest {
-        Some(path) => Some(chance::read_manifest(path)?),
-        None => None,
-    };
-    let chance = chance::assess(
+    let chance = assess_chance(
+        &args,
         &data,
         &config,
         &runs,
         models.as_ref(),
         walk.as_ref(),
         &rule_strategy,
-        args.manifest.as_deref().zip(members.as_ref()),
-        &chance::ChanceOptions {
-            random_seeds: args.random_seeds,
-            configs_tried: args.configs_tried,
-            trials_sharpe_variance: args.trials_sharpe_variance,
-            quiet: args.quiet,
-        },
     )?;
     let chanced = started.elapsed();
     let probe = match args.probe_lookahead {
@@ -321,14 +367,7 @@ pub async fn run(args: BacktestArgs) -> anyhow::Result<()> {
         probe.as_ref(),
     );
     if let Some(w) = &walk {
-        report.folds = Some(w.fold_reports(&runs[0].run));
-        report.walk_forward = Some(w.info(&args.walk));
-        report.walk_forward_note = walkforward::NOTE;
-        report.model = Some(report::ModelInfo {
-            version: w.version(),
-            windows: Vec::new(),
-            walk_forward: true,
-        });
+        describe_walk_forward(&mut report, w, &runs[0], &args.walk);
     }
     report.chance = Some(chance);
     report::write_all(&args.out, &report, &runs[0].run)?;
@@ -373,8 +412,7 @@ pub(crate) fn run_strategies(
     quiet: bool,
     suffix: &str,
 ) -> anyhow::Result<Vec<NamedRun>> {
-    let mut rules_config = *config;
-    rules_config.risk = rules_config.risk.with_seed_gate();
+    let rules_config = with_seed_gate(config);
     let one = |predictor: &dyn Predictor, config: &BacktestConfig, name: String| {
         run_one(data, predictor, config, &format!("{name}{suffix}"), quiet).map(|mut run| {
             run.name = name;
